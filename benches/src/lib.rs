@@ -1,0 +1,1 @@
+//! Benchmarks and load tools for MechaFil-rs. See `benches/README.md`.

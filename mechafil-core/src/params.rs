@@ -1,0 +1,443 @@
+//! Simulation parameters: what a caller may ask for ([`SimParams`]) and the validated form the
+//! model runs on ([`ValidParams`]).
+//!
+//! Validation happens once, in [`SimParams::validate`], and reports every problem at once, each
+//! naming the parameter, what was wrong and what is allowed. Downstream code never re-checks.
+
+use serde::{Deserialize, Serialize};
+
+use crate::snapshot::Snapshot;
+
+/// Longest forecast accepted, in days (20 years).
+///
+/// Why 20 years: it is twice the reference service's default horizon and past every vesting
+/// tranche and the FIP-81 ramp, while bounding memory: one simulation holds
+/// 36 daily series of `H - 1 + F` values plus four shorter ones, about 3 MB at this limit
+/// with today's ~3 years of history, and a prepared [`crate::Simulator`] caches its
+/// parameter-independent series for this horizon once (under 1 MB).
+pub const MAX_FORECAST_DAYS: usize = 7300;
+/// Forecast length when none is given and no series parameter implies one.
+pub const DEFAULT_FORECAST_DAYS: usize = 3650;
+/// Average sector duration when none is given, days.
+pub const DEFAULT_SECTOR_DURATION_DAYS: usize = 540;
+/// Lock target when none is given.
+pub const DEFAULT_LOCK_TARGET: f64 = 0.3;
+/// FIL+ QA multiplier when none is given.
+pub const DEFAULT_FIL_PLUS_M: f64 = 10.0;
+/// QA renewal multiplier when none is given.
+pub const DEFAULT_QA_RENEW_RELATIVE_MULTIPLIER: f64 = 1.0;
+/// Burn multiplier when none is given.
+pub const DEFAULT_BURN_BOOST: f64 = 1.0;
+
+/// A parameter that is either one value for the whole forecast or one value per forecast day.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Knob {
+    /// The same value every day.
+    Scalar(f64),
+    /// One value per forecast day (length `forecast_length_days`).
+    Series(Vec<f64>),
+}
+
+impl Knob {
+    /// The value on forecast day `k` (a series must have been validated to cover `k`).
+    #[inline]
+    pub fn at(&self, k: usize) -> f64 {
+        match self {
+            Knob::Scalar(v) => *v,
+            Knob::Series(values) => values[k],
+        }
+    }
+
+    /// Writes the value of every forecast day into `out` (its length is the forecast length).
+    pub fn fill(&self, out: &mut [f64]) {
+        match self {
+            Knob::Scalar(v) => out.fill(*v),
+            Knob::Series(values) => out.copy_from_slice(&values[..out.len()]),
+        }
+    }
+
+    /// The series length, or `None` for a scalar.
+    pub fn series_len(&self) -> Option<usize> {
+        match self {
+            Knob::Scalar(_) => None,
+            Knob::Series(values) => Some(values.len()),
+        }
+    }
+}
+
+impl From<f64> for Knob {
+    fn from(v: f64) -> Self {
+        Knob::Scalar(v)
+    }
+}
+
+impl From<Vec<f64>> for Knob {
+    fn from(v: Vec<f64>) -> Self {
+        Knob::Series(v)
+    }
+}
+
+/// What a caller asks for. Every field is optional; `None` means the documented default.
+///
+/// ```
+/// use mechafil_core::{Knob, SimParams};
+/// let params = SimParams {
+///     forecast_length_days: Some(365),
+///     rr: Some(Knob::Scalar(0.6)),
+///     ..SimParams::default()
+/// };
+/// assert_eq!(params.lock_target, None);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SimParams {
+    /// Raw-byte onboarding, PiB/day, >= 0. Default: the snapshot's smoothed value.
+    pub rbp: Option<Knob>,
+    /// Renewal rate, 0..=1. Default: the snapshot's smoothed value.
+    pub rr: Option<Knob>,
+    /// FIL+ rate, 0..=1. Default: the snapshot's smoothed value.
+    pub fpr: Option<Knob>,
+    /// Lock target, 0..=1. Default 0.3.
+    pub lock_target: Option<Knob>,
+    /// Forecast length F in days, 1..=[`MAX_FORECAST_DAYS`]. Default: the length of the series
+    /// parameters if any are given, else 3650.
+    pub forecast_length_days: Option<usize>,
+    /// Average sector duration in days, >= 1. Default 540.
+    pub sector_duration_days: Option<usize>,
+    /// FIL+ QA multiplier, > 0. Default 10.
+    pub fil_plus_m: Option<Knob>,
+    /// Multiplier of the renewal rate for QA power, >= 0. Default 1.
+    pub qa_renew_relative_multiplier: Option<Knob>,
+    /// Multiplier of the daily gas burn after the history, >= 0. Default 1.
+    pub burn_boost: Option<f64>,
+    /// Base new pledges on available rather than circulating supply. Default false.
+    pub use_available_supply: Option<bool>,
+    /// Replaces the computed baseline: EiB per simulation day (length `H - 1 + F`), >= 0.
+    pub baseline_function_eib: Option<Vec<f64>>,
+}
+
+/// Parameters that passed validation against one snapshot: every series has length F and
+/// every value is in range. Serializes to the values actually used.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ValidParams {
+    pub(crate) rbp: Knob,
+    pub(crate) rr: Knob,
+    pub(crate) fpr: Knob,
+    pub(crate) lock_target: Knob,
+    pub(crate) forecast_length_days: usize,
+    pub(crate) sector_duration_days: usize,
+    pub(crate) fil_plus_m: Knob,
+    pub(crate) qa_renew_relative_multiplier: Knob,
+    pub(crate) burn_boost: f64,
+    pub(crate) use_available_supply: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) baseline_function_eib: Option<Vec<f64>>,
+}
+
+#[allow(missing_docs)] // Accessors mirror the documented fields of `SimParams`.
+impl ValidParams {
+    pub fn rbp(&self) -> &Knob {
+        &self.rbp
+    }
+    pub fn rr(&self) -> &Knob {
+        &self.rr
+    }
+    pub fn fpr(&self) -> &Knob {
+        &self.fpr
+    }
+    pub fn lock_target(&self) -> &Knob {
+        &self.lock_target
+    }
+    pub fn forecast_length_days(&self) -> usize {
+        self.forecast_length_days
+    }
+    pub fn sector_duration_days(&self) -> usize {
+        self.sector_duration_days
+    }
+    pub fn fil_plus_m(&self) -> &Knob {
+        &self.fil_plus_m
+    }
+    pub fn qa_renew_relative_multiplier(&self) -> &Knob {
+        &self.qa_renew_relative_multiplier
+    }
+    pub fn burn_boost(&self) -> f64 {
+        self.burn_boost
+    }
+    pub fn use_available_supply(&self) -> bool {
+        self.use_available_supply
+    }
+    pub fn baseline_function_eib(&self) -> Option<&[f64]> {
+        self.baseline_function_eib.as_deref()
+    }
+}
+
+/// One problem with one parameter.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{param}: {problem}")]
+pub struct ParamError {
+    /// The parameter's name (`rbp`, `forecast_length_days`, ...).
+    pub param: &'static str,
+    /// What is wrong with it.
+    pub problem: ParamProblem,
+}
+
+/// What is wrong with a parameter.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ParamProblem {
+    /// NaN or infinite.
+    #[error("{} is {value}; it must be a finite number", at(*index))]
+    NotFinite {
+        /// Series position, for series.
+        index: Option<usize>,
+        /// The value.
+        value: f64,
+    },
+    /// A value outside the allowed range.
+    #[error("{} is {value}; allowed: {allowed}", at(*index))]
+    OutOfRange {
+        /// Series position, for series.
+        index: Option<usize>,
+        /// The value (integers are shown exactly).
+        value: f64,
+        /// The allowed range, e.g. `0 <= x <= 1`.
+        allowed: &'static str,
+    },
+    /// An integer parameter outside its range.
+    #[error("{value} is not allowed; allowed: {allowed}")]
+    IntOutOfRange {
+        /// The value.
+        value: usize,
+        /// The allowed range.
+        allowed: String,
+    },
+    /// A series whose length is not the forecast length.
+    #[error("the series has {actual} values but must have {expected} ({reason})")]
+    WrongLength {
+        /// Required length.
+        expected: usize,
+        /// Given length.
+        actual: usize,
+        /// Where the required length comes from.
+        reason: String,
+    },
+    /// The snapshot's default for this parameter is unusable.
+    #[error("the snapshot's default {value} is not usable ({allowed}); give this parameter explicitly")]
+    BadDefault {
+        /// The snapshot's value.
+        value: f64,
+        /// The allowed range.
+        allowed: &'static str,
+    },
+}
+
+fn at(index: Option<usize>) -> String {
+    match index {
+        Some(i) => format!("value [{i}]"),
+        None => "the value".to_string(),
+    }
+}
+
+/// Every problem found in one [`SimParams`]; never empty.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("invalid parameters: {}", .errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+pub struct InvalidParams {
+    /// The problems, in parameter order.
+    pub errors: Vec<ParamError>,
+}
+
+/// The allowed range of a real-valued parameter.
+#[derive(Clone, Copy)]
+enum Range {
+    /// `0 <= x <= 1`.
+    Unit,
+    /// `x >= 0`.
+    NonNegative,
+    /// `x > 0`.
+    Positive,
+}
+
+impl Range {
+    fn contains(self, x: f64) -> bool {
+        match self {
+            Range::Unit => (0.0..=1.0).contains(&x),
+            Range::NonNegative => x >= 0.0,
+            Range::Positive => x > 0.0,
+        }
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            Range::Unit => "0 <= x <= 1",
+            Range::NonNegative => "x >= 0",
+            Range::Positive => "x > 0",
+        }
+    }
+}
+
+/// Accumulates problems while validating.
+struct Checker {
+    errors: Vec<ParamError>,
+}
+
+impl Checker {
+    fn push(&mut self, param: &'static str, problem: ParamProblem) {
+        self.errors.push(ParamError { param, problem });
+    }
+
+    /// Checks one value; returns whether it was fine.
+    fn value(&mut self, param: &'static str, index: Option<usize>, value: f64, range: Range) -> bool {
+        if !value.is_finite() {
+            self.push(param, ParamProblem::NotFinite { index, value });
+            false
+        } else if !range.contains(value) {
+            self.push(param, ParamProblem::OutOfRange { index, value, allowed: range.describe() });
+            false
+        } else {
+            true
+        }
+    }
+
+    /// Checks a series' values, reporting at most the first bad one (a 7300-value series full
+    /// of NaN should give one clear message, not thousands).
+    fn series(&mut self, param: &'static str, values: &[f64], range: Range) {
+        for (i, &v) in values.iter().enumerate() {
+            if !self.value(param, Some(i), v, range) {
+                return;
+            }
+        }
+    }
+
+    fn knob(&mut self, param: &'static str, knob: &Knob, forecast_len: usize, reason: &str, range: Range) {
+        match knob {
+            Knob::Scalar(v) => {
+                self.value(param, None, *v, range);
+            }
+            Knob::Series(values) => {
+                if values.len() != forecast_len {
+                    self.push(
+                        param,
+                        ParamProblem::WrongLength {
+                            expected: forecast_len,
+                            actual: values.len(),
+                            reason: reason.to_string(),
+                        },
+                    );
+                } else {
+                    self.series(param, values, range);
+                }
+            }
+        }
+    }
+}
+
+impl SimParams {
+    /// The knobs that may be series, with their names and ranges, in documentation order.
+    fn knobs(&self) -> [(&'static str, Option<&Knob>, Range); 6] {
+        [
+            ("rbp", self.rbp.as_ref(), Range::NonNegative),
+            ("rr", self.rr.as_ref(), Range::Unit),
+            ("fpr", self.fpr.as_ref(), Range::Unit),
+            ("lock_target", self.lock_target.as_ref(), Range::Unit),
+            ("fil_plus_m", self.fil_plus_m.as_ref(), Range::Positive),
+            ("qa_renew_relative_multiplier", self.qa_renew_relative_multiplier.as_ref(), Range::NonNegative),
+        ]
+    }
+
+    /// The forecast length these parameters imply, and why: explicit, else the length of the
+    /// first series parameter, else the default.
+    pub fn implied_forecast_len(&self) -> (usize, String) {
+        if let Some(f) = self.forecast_length_days {
+            return (f, "forecast_length_days".to_string());
+        }
+        for (name, knob, _) in self.knobs() {
+            if let Some(len) = knob.and_then(Knob::series_len) {
+                return (len, format!("the length of {name}, as forecast_length_days is not given"));
+            }
+        }
+        (DEFAULT_FORECAST_DAYS, "the default forecast_length_days".to_string())
+    }
+
+    /// Validates against `snapshot` (whose smoothed metrics are the rbp/rr/fpr defaults).
+    pub fn validate(&self, snapshot: &Snapshot) -> Result<ValidParams, InvalidParams> {
+        let mut check = Checker { errors: Vec::new() };
+        let (forecast_len, reason) = self.implied_forecast_len();
+        let forecast_ok = (1..=MAX_FORECAST_DAYS).contains(&forecast_len);
+        if !forecast_ok {
+            check.push(
+                "forecast_length_days",
+                ParamProblem::IntOutOfRange {
+                    value: forecast_len,
+                    allowed: format!("1 <= days <= {MAX_FORECAST_DAYS}"),
+                },
+            );
+        }
+        let duration = self.sector_duration_days.unwrap_or(DEFAULT_SECTOR_DURATION_DAYS);
+        if duration < 1 {
+            check.push(
+                "sector_duration_days",
+                ParamProblem::IntOutOfRange { value: duration, allowed: "days >= 1".to_string() },
+            );
+        }
+        if forecast_ok {
+            for (name, knob, range) in self.knobs() {
+                if let Some(knob) = knob {
+                    check.knob(name, knob, forecast_len, &reason, range);
+                }
+            }
+        }
+        let smoothed = snapshot.smoothed;
+        let mut default = |param, value: f64, range: Range| {
+            if !(value.is_finite() && range.contains(value)) {
+                check.push(param, ParamProblem::BadDefault { value, allowed: range.describe() });
+            }
+            Knob::Scalar(value)
+        };
+        let rbp =
+            self.rbp.clone().unwrap_or_else(|| default("rbp", smoothed.raw_byte_power, Range::NonNegative));
+        let rr = self.rr.clone().unwrap_or_else(|| default("rr", smoothed.renewal_rate, Range::Unit));
+        let fpr = self.fpr.clone().unwrap_or_else(|| default("fpr", smoothed.filplus_rate, Range::Unit));
+        let burn_boost = self.burn_boost.unwrap_or(DEFAULT_BURN_BOOST);
+        check.value("burn_boost", None, burn_boost, Range::NonNegative);
+        if let Some(baseline) = &self.baseline_function_eib {
+            let n_days = snapshot.history_len() - 1 + forecast_len;
+            if !forecast_ok {
+                // The required length is unknown; the forecast length error says why.
+            } else if baseline.len() != n_days {
+                check.push(
+                    "baseline_function_eib",
+                    ParamProblem::WrongLength {
+                        expected: n_days,
+                        actual: baseline.len(),
+                        reason: format!(
+                            "one value per simulation day: {} history days - 1 + forecast length {forecast_len}",
+                            snapshot.history_len()
+                        ),
+                    },
+                );
+            } else {
+                check.series("baseline_function_eib", baseline, Range::NonNegative);
+            }
+        }
+        if !check.errors.is_empty() {
+            return Err(InvalidParams { errors: check.errors });
+        }
+        Ok(ValidParams {
+            rbp,
+            rr,
+            fpr,
+            lock_target: self.lock_target.clone().unwrap_or(Knob::Scalar(DEFAULT_LOCK_TARGET)),
+            forecast_length_days: forecast_len,
+            sector_duration_days: duration,
+            fil_plus_m: self.fil_plus_m.clone().unwrap_or(Knob::Scalar(DEFAULT_FIL_PLUS_M)),
+            qa_renew_relative_multiplier: self
+                .qa_renew_relative_multiplier
+                .clone()
+                .unwrap_or(Knob::Scalar(DEFAULT_QA_RENEW_RELATIVE_MULTIPLIER)),
+            burn_boost,
+            use_available_supply: self.use_available_supply.unwrap_or(false),
+            baseline_function_eib: self.baseline_function_eib.clone(),
+        })
+    }
+}

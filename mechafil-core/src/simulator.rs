@@ -1,0 +1,394 @@
+//! Runs the model: [`Simulator`] holds a validated snapshot with everything that does not
+//! depend on the parameters precomputed, and runs one scenario or a batch of them.
+//!
+//! Per run the work is the two power forecasts, the minting of the forecast days and the
+//! supply pass: O(S) with no allocation when the output buffer is reused.
+
+use std::cell::RefCell;
+
+use rayon::prelude::*;
+
+use crate::constants::{NETWORK_START, PIB_PER_EIB};
+use crate::derived;
+use crate::gamma;
+use crate::minting::{self, MintingColumns};
+use crate::output::{DAILY_SLOTS, SimOutput};
+use crate::params::{InvalidParams, MAX_FORECAST_DAYS, SimParams, ValidParams};
+use crate::power::{self, PowerForecast};
+use crate::snapshot::{Snapshot, SnapshotError};
+use crate::supply::{SupplyColumns, SupplyInputs};
+use crate::vesting::Vesting;
+
+/// A snapshot prepared for fast repeated simulation.
+///
+/// ```no_run
+/// # fn demo(snapshot: mechafil_core::Snapshot) -> Result<(), Box<dyn std::error::Error>> {
+/// use mechafil_core::{SeriesName, SimParams, Simulator};
+/// let sim = Simulator::new(snapshot)?;
+/// let out = sim.simulate(&SimParams { forecast_length_days: Some(365), ..Default::default() })?;
+/// let supply = out.series(SeriesName::CircSupply);
+/// println!("circulating supply on {}: {}", out.date_at(SeriesName::CircSupply, supply.len() - 1), supply[supply.len() - 1]);
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Simulator {
+    snapshot: Snapshot,
+    prepared: Prepared,
+}
+
+/// Why [`simulate`] could not run.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SimError {
+    /// The snapshot is inconsistent.
+    #[error("invalid snapshot: {0}")]
+    Snapshot(#[from] SnapshotError),
+    /// The parameters are invalid.
+    #[error(transparent)]
+    Params(#[from] InvalidParams),
+}
+
+/// Validates `snapshot` and `params` and runs one simulation.
+///
+/// For repeated runs on one snapshot, build a [`Simulator`] once instead.
+pub fn simulate(snapshot: &Snapshot, params: &SimParams) -> Result<SimOutput, SimError> {
+    snapshot.validate()?;
+    let valid = params.validate(snapshot)?;
+    let prepared = Prepared::new(snapshot, valid.forecast_length_days);
+    let mut out = SimOutput::default();
+    run(snapshot, &prepared, &valid, &mut out);
+    Ok(out)
+}
+
+impl Simulator {
+    /// Validates `snapshot` and precomputes the parameter-independent series for forecasts up
+    /// to [`MAX_FORECAST_DAYS`].
+    pub fn new(snapshot: Snapshot) -> Result<Self, SnapshotError> {
+        snapshot.validate()?;
+        let prepared = Prepared::new(&snapshot, MAX_FORECAST_DAYS);
+        Ok(Simulator { snapshot, prepared })
+    }
+
+    /// The snapshot this simulator runs on.
+    pub fn snapshot(&self) -> &Snapshot {
+        &self.snapshot
+    }
+
+    /// Validates `params` against this snapshot.
+    pub fn validate(&self, params: &SimParams) -> Result<ValidParams, InvalidParams> {
+        params.validate(&self.snapshot)
+    }
+
+    /// Validates `params` and runs one simulation.
+    pub fn simulate(&self, params: &SimParams) -> Result<SimOutput, InvalidParams> {
+        let valid = self.validate(params)?;
+        let mut out = SimOutput::default();
+        self.simulate_into(&valid, &mut out);
+        Ok(out)
+    }
+
+    /// Runs one simulation into `out`, reusing its allocation.
+    ///
+    /// `params` must have been validated against this simulator's snapshot
+    /// ([`Simulator::validate`]); validation against another snapshot may not fit this one.
+    pub fn simulate_into(&self, params: &ValidParams, out: &mut SimOutput) {
+        run(&self.snapshot, &self.prepared, params, out);
+    }
+
+    /// Runs every scenario of `params` on all cores and maps each result through `f`
+    /// (called with the scenario's index), keeping memory bounded: each worker thread reuses
+    /// one output buffer, so `f` should extract what it needs rather than clone the output.
+    pub fn simulate_batch<T, F>(&self, params: &[SimParams], f: F) -> Vec<T>
+    where
+        T: Send,
+        F: Fn(usize, Result<&SimOutput, &InvalidParams>) -> T + Sync,
+    {
+        params
+            .par_iter()
+            .enumerate()
+            .map_init(SimOutput::default, |out, (i, p)| match self.validate(p) {
+                Ok(valid) => {
+                    self.simulate_into(&valid, out);
+                    f(i, Ok(out))
+                }
+                Err(err) => f(i, Err(&err)),
+            })
+            .collect()
+    }
+}
+
+/// Parameter-independent series, for simulations of up to `max_days` days.
+#[derive(Debug, Clone)]
+struct Prepared {
+    /// Day numbers from start_date.
+    days: Vec<f64>,
+    vesting: Vesting,
+    baseline: Vec<f64>,
+    cum_simple: Vec<f64>,
+    /// Minting over the history days (0..H) with the computed baseline.
+    history_minting: [Vec<f64>; 5],
+    /// `cumsum(capped_power)` through current_date, to continue the forecast from.
+    history_cum_capped_raw: f64,
+}
+
+impl Prepared {
+    fn new(snapshot: &Snapshot, max_forecast: usize) -> Prepared {
+        let h = snapshot.history_len();
+        let max_days = h - 1 + max_forecast;
+        let start_day = (snapshot.start_date - NETWORK_START).num_days();
+        let days: Vec<f64> = (0..max_days).map(|i| (start_day + i as i64) as f64).collect();
+        let vesting = Vesting::compute(&days, snapshot.start_vested_amt);
+        let baseline = minting::baseline(snapshot.init_baseline_eib, max_days);
+        let cum_simple = minting::cum_simple_reward(&days);
+        let mut history_minting: [Vec<f64>; 5] = std::array::from_fn(|_| vec![0.0; h]);
+        let [capped, cum_capped, network_time, cum_baseline, cum_network] = &mut history_minting;
+        let history_cum_capped_raw = MintingColumns {
+            capped_power: capped,
+            cum_capped_power: cum_capped,
+            network_time,
+            cum_baseline_reward: cum_baseline,
+            cum_network_reward: cum_network,
+        }
+        .extend(
+            0,
+            0.0,
+            snapshot.zero_cum_capped_power_eib,
+            &baseline,
+            &snapshot.historical_raw_power_eib,
+            &cum_simple,
+        );
+        Prepared { days, vesting, baseline, cum_simple, history_minting, history_cum_capped_raw }
+    }
+}
+
+thread_local! {
+    /// Per-thread scratch for the forecast-length working vectors, reused across runs.
+    static SCRATCH: RefCell<Vec<f64>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Forecast-length working vectors (index 0 = current_date) and two daily ones.
+const FORECAST_SCRATCH: usize = 11;
+const DAILY_SCRATCH: usize = 2;
+
+fn run(snapshot: &Snapshot, prepared: &Prepared, params: &ValidParams, out: &mut SimOutput) {
+    SCRATCH.with_borrow_mut(|scratch| run_with_scratch(snapshot, prepared, params, out, scratch));
+}
+
+fn run_with_scratch(
+    snapshot: &Snapshot,
+    prepared: &Prepared,
+    params: &ValidParams,
+    out: &mut SimOutput,
+    scratch: &mut Vec<f64>,
+) {
+    let h = snapshot.history_len();
+    let c = h - 1;
+    let f = params.forecast_length_days;
+    let s = c + f;
+    debug_assert!(s <= prepared.days.len(), "params were validated for a longer horizon");
+    out.reset(snapshot.start_date, snapshot.current_date, s, f);
+
+    scratch.clear();
+    scratch.resize(FORECAST_SCRATCH * f + DAILY_SCRATCH * s, 0.0);
+    let (forecast_scratch, daily_scratch) = scratch.split_at_mut(FORECAST_SCRATCH * f);
+    let mut fs = forecast_scratch.chunks_exact_mut(f);
+    let mut next = || fs.next().expect("scratch sized for its vectors");
+    let (rbp, rr, fpr, fil_plus_m, qa_mult, lock_target) = (next(), next(), next(), next(), next(), next());
+    let (qa_onboard, rb_renewed, qa_renewed, rb_total, qa_total) = (next(), next(), next(), next(), next());
+    let (lock_target_full, gamma) = daily_scratch.split_at_mut(s);
+
+    // 1. Power forecast.
+    params.rbp.fill(rbp);
+    params.rr.fill(rr);
+    params.fpr.fill(fpr);
+    params.fil_plus_m.fill(fil_plus_m);
+    params.qa_renew_relative_multiplier.fill(qa_mult);
+    params.lock_target.fill(lock_target);
+    for k in 0..f {
+        qa_onboard[k] = (1.0 + (fil_plus_m[k] - 1.0) * fpr[k]) * rbp[k];
+    }
+    let (daily, forecast, one_year) = out.blocks_mut();
+    let (rb_se, qa_se) = forecast.split_at_mut(f);
+    let duration = params.sector_duration_days;
+    PowerForecast {
+        power_zero: snapshot.rb_power_zero,
+        known_expire: &snapshot.rb_known_scheduled_expire_vec,
+        onboard: rbp,
+        renewal_rate: rr,
+        renew_mult: None,
+        duration,
+    }
+    .run(rb_se, rb_renewed, rb_total);
+    PowerForecast {
+        power_zero: snapshot.qa_power_zero,
+        known_expire: &snapshot.qa_known_scheduled_expire_vec,
+        onboard: qa_onboard,
+        renewal_rate: rr,
+        renew_mult: Some(qa_mult),
+        duration,
+    }
+    .run(qa_se, qa_renewed, qa_total);
+    power::cap_qa_power(qa_total, rb_total, fil_plus_m);
+
+    // 2. Full daily series: history, then the forecast without its last day.
+    let cols: [&mut [f64]; DAILY_SLOTS] = daily
+        .chunks_exact_mut(s)
+        .collect::<Vec<_>>()
+        .try_into()
+        .expect("the daily block holds DAILY_SLOTS series");
+    let [
+        days,
+        rb_total_power_eib,
+        qa_total_power_eib,
+        rb_day_onboarded,
+        rb_day_renewed,
+        qa_day_onboarded,
+        qa_day_renewed,
+        full_renewal_rate,
+        v0,
+        v1,
+        v2,
+        v3,
+        v4,
+        v5,
+        v6,
+        total_day_vest,
+        total_vest,
+        cum_simple,
+        baseline,
+        capped_power,
+        cum_capped_power,
+        network_time,
+        cum_baseline_reward,
+        cum_network_reward,
+        day_network_reward,
+        circ_supply,
+        available_supply,
+        network_gas_burn,
+        day_locked_pledge,
+        day_renewed_pledge,
+        network_locked_pledge,
+        network_locked,
+        network_locked_reward,
+        disbursed_reserve,
+        day_pledge_per_qap,
+        day_rewards_per_sector,
+    ] = cols;
+    days.copy_from_slice(&prepared.days[..s]);
+    append_eib(rb_total_power_eib, &snapshot.historical_raw_power_eib, rb_total);
+    append_eib(qa_total_power_eib, &snapshot.historical_qa_power_eib, qa_total);
+    append(rb_day_onboarded, &snapshot.historical_onboarded_rb_power_pib, rbp);
+    append(rb_day_renewed, &snapshot.historical_renewed_rb_power_pib, rb_renewed);
+    append(qa_day_onboarded, &snapshot.historical_onboarded_qa_power_pib, qa_onboard);
+    append(qa_day_renewed, &snapshot.historical_renewed_qa_power_pib, qa_renewed);
+    append(full_renewal_rate, &snapshot.historical_renewal_rate, rr);
+
+    // 3. Vesting (precomputed).
+    for (dst, src) in [v0, v1, v2, v3, v4, v5, v6].into_iter().zip(&prepared.vesting.tranches) {
+        dst.copy_from_slice(&src[..s]);
+    }
+    total_day_vest.copy_from_slice(&prepared.vesting.total_day_vest[..s]);
+    total_vest.copy_from_slice(&prepared.vesting.total_vest[..s]);
+
+    // 4. Baseline and minting: the history part is precomputed unless the baseline is replaced.
+    cum_simple.copy_from_slice(&prepared.cum_simple[..s]);
+    let mut minting = MintingColumns {
+        capped_power,
+        cum_capped_power,
+        network_time,
+        cum_baseline_reward,
+        cum_network_reward,
+    };
+    match &params.baseline_function_eib {
+        Some(custom) => {
+            baseline.copy_from_slice(custom);
+            minting.extend(
+                0,
+                0.0,
+                snapshot.zero_cum_capped_power_eib,
+                baseline,
+                rb_total_power_eib,
+                cum_simple,
+            );
+        }
+        None => {
+            baseline.copy_from_slice(&prepared.baseline[..s]);
+            let [a, b, c_, d, e] = &prepared.history_minting;
+            minting.capped_power[..h].copy_from_slice(a);
+            minting.cum_capped_power[..h].copy_from_slice(b);
+            minting.network_time[..h].copy_from_slice(c_);
+            minting.cum_baseline_reward[..h].copy_from_slice(d);
+            minting.cum_network_reward[..h].copy_from_slice(e);
+            minting.extend(
+                h,
+                prepared.history_cum_capped_raw,
+                snapshot.zero_cum_capped_power_eib,
+                baseline,
+                rb_total_power_eib,
+                cum_simple,
+            );
+        }
+    }
+    minting::day_network_reward(minting.cum_network_reward, day_network_reward);
+
+    // 5. Lock target and gamma.
+    gamma::fill_lock_target(h, lock_target, lock_target_full);
+    gamma::fill_gamma(snapshot.current_date, h, gamma);
+
+    // 6. Supply and locking.
+    SupplyInputs {
+        current_idx: c,
+        duration,
+        use_available_supply: params.use_available_supply,
+        circ_supply_zero: snapshot.circ_supply_zero,
+        locked_fil_zero: snapshot.locked_fil_zero,
+        locked_reward_zero: snapshot.locked_reward_zero,
+        daily_burn: snapshot.daily_burnt_fil * params.burn_boost,
+        burnt_fil_vec: &snapshot.burnt_fil_vec,
+        known_pledge_release: &snapshot.known_scheduled_pledge_release_full_vec,
+        day_network_reward,
+        cum_network_reward: minting.cum_network_reward,
+        total_vest,
+        network_qap_eib: qa_total_power_eib,
+        network_baseline_eib: baseline,
+        lock_target: lock_target_full,
+        gamma,
+        renewal_rate: full_renewal_rate,
+        day_onboarded_qap_pib: qa_day_onboarded,
+        day_renewed_qap_pib: qa_day_renewed,
+    }
+    .run(SupplyColumns {
+        circ_supply,
+        available_supply,
+        network_gas_burn,
+        day_locked_pledge,
+        day_renewed_pledge,
+        network_locked_pledge,
+        network_locked,
+        network_locked_reward,
+        disbursed_reserve,
+    });
+
+    // 7. Derived per-sector series.
+    derived::day_pledge_per_qap(day_locked_pledge, day_renewed_pledge, qa_day_onboarded, day_pledge_per_qap);
+    derived::day_rewards_per_sector(day_network_reward, qa_total_power_eib, day_rewards_per_sector);
+    let (one_year_return, one_year_roi) = one_year.split_at_mut(one_year.len() / 2);
+    derived::one_year_sums(day_rewards_per_sector, one_year_return);
+    derived::divide(one_year_return, &day_pledge_per_qap[..one_year_return.len()], one_year_roi);
+}
+
+/// `out = history ++ forecast[..F-1]`.
+fn append(out: &mut [f64], history: &[f64], forecast: &[f64]) {
+    let (head, tail) = out.split_at_mut(history.len());
+    head.copy_from_slice(history);
+    tail.copy_from_slice(&forecast[..tail.len()]);
+}
+
+/// `out = history ++ forecast[..F-1] / 1024` (forecast power in PiB, output in EiB).
+fn append_eib(out: &mut [f64], history: &[f64], forecast_pib: &[f64]) {
+    let (head, tail) = out.split_at_mut(history.len());
+    head.copy_from_slice(history);
+    for (o, &p) in tail.iter_mut().zip(forecast_pib) {
+        *o = p / PIB_PER_EIB;
+    }
+}
