@@ -6,6 +6,8 @@
 //! series are the same numbers under two names (`network_RBP_EIB` is `rb_total_power_eib`,
 //! and so on, MODEL.md section 4); they share storage.
 
+use std::sync::Arc;
+
 use chrono::{Days, NaiveDate};
 
 /// Which dates a series covers.
@@ -20,11 +22,25 @@ pub enum Axis {
     OneYear,
 }
 
+/// Where a series' values live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Storage {
+    /// A daily series computed per run, in the output's own buffer.
+    Local(usize),
+    /// A daily series that does not depend on the parameters, shared by every run on the same
+    /// prepared snapshot ([`SharedDaily`]).
+    Shared(usize),
+    /// A forecast-axis series in the output's buffer.
+    Forecast(usize),
+    /// A 1-year series in the output's buffer.
+    OneYear(usize),
+}
+
 macro_rules! series_names {
-    ($( $variant:ident = $name:literal, $axis:ident, $slot:expr; )*) => {
+    ($( $variant:ident = $name:literal, $axis:ident, $storage:ident($slot:expr); )*) => {
         /// One of the 44 output series, named as the reference names them.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        #[allow(non_camel_case_types, missing_docs)]
+        #[allow(missing_docs)]
         pub enum SeriesName { $( $variant, )* }
 
         impl SeriesName {
@@ -41,71 +57,89 @@ macro_rules! series_names {
                 match self { $( SeriesName::$variant => Axis::$axis, )* }
             }
 
-            /// Storage slot within its axis' block.
-            const fn slot(self) -> usize {
-                match self { $( SeriesName::$variant => $slot, )* }
+            const fn storage(self) -> Storage {
+                match self { $( SeriesName::$variant => Storage::$storage($slot), )* }
             }
         }
     };
 }
 
-// Daily slots 0..36; the four aliases reuse the slot of the series they equal.
+// The four aliases of MODEL.md section 4 reuse the slot of the series they equal.
 series_names! {
-    Days = "days", Daily, 0;
-    RbTotalPowerEib = "rb_total_power_eib", Daily, 1;
-    QaTotalPowerEib = "qa_total_power_eib", Daily, 2;
-    RbDayOnboardedPowerPib = "rb_day_onboarded_power_pib", Daily, 3;
-    RbDayRenewedPowerPib = "rb_day_renewed_power_pib", Daily, 4;
-    QaDayOnboardedPowerPib = "qa_day_onboarded_power_pib", Daily, 5;
-    QaDayRenewedPowerPib = "qa_day_renewed_power_pib", Daily, 6;
-    FullRenewalRate = "full_renewal_rate", Daily, 7;
-    SixMonthVestSaft = "six_month_vest_saft", Daily, 8;
-    OneYearVestSaft = "one_year_vest_saft", Daily, 9;
-    TwoYearVestSaft = "two_year_vest_saft", Daily, 10;
-    ThreeYearVestSaft = "three_year_vest_saft", Daily, 11;
-    SixYearVestSaft = "six_year_vest_saft", Daily, 12;
-    SixYearVestPl = "six_year_vest_pl", Daily, 13;
-    SixYearVestFoundation = "six_year_vest_foundation", Daily, 14;
-    TotalDayVest = "total_day_vest", Daily, 15;
-    TotalVest = "total_vest", Daily, 16;
-    NetworkRbpEib = "network_RBP_EIB", Daily, 1;
-    NetworkQapEib = "network_QAP_EIB", Daily, 2;
-    DayOnboardedPowerQapPib = "day_onboarded_power_QAP_PIB", Daily, 5;
-    DayRenewedPowerQapPib = "day_renewed_power_QAP_PIB", Daily, 6;
-    CumSimpleReward = "cum_simple_reward", Daily, 17;
-    NetworkBaselineEib = "network_baseline_EIB", Daily, 18;
-    CappedPowerEib = "capped_power_EIB", Daily, 19;
-    CumCappedPowerEib = "cum_capped_power_EIB", Daily, 20;
-    NetworkTime = "network_time", Daily, 21;
-    CumBaselineReward = "cum_baseline_reward", Daily, 22;
-    CumNetworkReward = "cum_network_reward", Daily, 23;
-    DayNetworkReward = "day_network_reward", Daily, 24;
-    CircSupply = "circ_supply", Daily, 25;
-    AvailableSupply = "available_supply", Daily, 26;
-    NetworkGasBurn = "network_gas_burn", Daily, 27;
-    DayLockedPledge = "day_locked_pledge", Daily, 28;
-    DayRenewedPledge = "day_renewed_pledge", Daily, 29;
-    NetworkLockedPledge = "network_locked_pledge", Daily, 30;
-    NetworkLocked = "network_locked", Daily, 31;
-    NetworkLockedReward = "network_locked_reward", Daily, 32;
-    DisbursedReserve = "disbursed_reserve", Daily, 33;
-    DayPledgePerQap = "day_pledge_per_QAP", Daily, 34;
-    DayRewardsPerSector = "day_rewards_per_sector", Daily, 35;
-    RbSchedExpirePowerPib = "rb_sched_expire_power_pib", Forecast, 0;
-    QaSchedExpirePowerPib = "qa_sched_expire_power_pib", Forecast, 1;
-    OneYearReturnPerSector = "1y_return_per_sector", OneYear, 0;
-    OneYearSectorRoi = "1y_sector_roi", OneYear, 1;
+    Days = "days", Daily, Shared(0);
+    RbTotalPowerEib = "rb_total_power_eib", Daily, Local(0);
+    QaTotalPowerEib = "qa_total_power_eib", Daily, Local(1);
+    RbDayOnboardedPowerPib = "rb_day_onboarded_power_pib", Daily, Local(2);
+    RbDayRenewedPowerPib = "rb_day_renewed_power_pib", Daily, Local(3);
+    QaDayOnboardedPowerPib = "qa_day_onboarded_power_pib", Daily, Local(4);
+    QaDayRenewedPowerPib = "qa_day_renewed_power_pib", Daily, Local(5);
+    FullRenewalRate = "full_renewal_rate", Daily, Local(6);
+    SixMonthVestSaft = "six_month_vest_saft", Daily, Shared(1);
+    OneYearVestSaft = "one_year_vest_saft", Daily, Shared(2);
+    TwoYearVestSaft = "two_year_vest_saft", Daily, Shared(3);
+    ThreeYearVestSaft = "three_year_vest_saft", Daily, Shared(4);
+    SixYearVestSaft = "six_year_vest_saft", Daily, Shared(5);
+    SixYearVestPl = "six_year_vest_pl", Daily, Shared(6);
+    SixYearVestFoundation = "six_year_vest_foundation", Daily, Shared(7);
+    TotalDayVest = "total_day_vest", Daily, Shared(8);
+    TotalVest = "total_vest", Daily, Shared(9);
+    NetworkRbpEib = "network_RBP_EIB", Daily, Local(0);
+    NetworkQapEib = "network_QAP_EIB", Daily, Local(1);
+    DayOnboardedPowerQapPib = "day_onboarded_power_QAP_PIB", Daily, Local(4);
+    DayRenewedPowerQapPib = "day_renewed_power_QAP_PIB", Daily, Local(5);
+    CumSimpleReward = "cum_simple_reward", Daily, Shared(10);
+    NetworkBaselineEib = "network_baseline_EIB", Daily, Local(7);
+    CappedPowerEib = "capped_power_EIB", Daily, Local(8);
+    CumCappedPowerEib = "cum_capped_power_EIB", Daily, Local(9);
+    NetworkTime = "network_time", Daily, Local(10);
+    CumBaselineReward = "cum_baseline_reward", Daily, Local(11);
+    CumNetworkReward = "cum_network_reward", Daily, Local(12);
+    DayNetworkReward = "day_network_reward", Daily, Local(13);
+    CircSupply = "circ_supply", Daily, Local(14);
+    AvailableSupply = "available_supply", Daily, Local(15);
+    NetworkGasBurn = "network_gas_burn", Daily, Local(16);
+    DayLockedPledge = "day_locked_pledge", Daily, Local(17);
+    DayRenewedPledge = "day_renewed_pledge", Daily, Local(18);
+    NetworkLockedPledge = "network_locked_pledge", Daily, Local(19);
+    NetworkLocked = "network_locked", Daily, Local(20);
+    NetworkLockedReward = "network_locked_reward", Daily, Local(21);
+    DisbursedReserve = "disbursed_reserve", Daily, Shared(11);
+    DayPledgePerQap = "day_pledge_per_QAP", Daily, Local(22);
+    DayRewardsPerSector = "day_rewards_per_sector", Daily, Local(23);
+    RbSchedExpirePowerPib = "rb_sched_expire_power_pib", Forecast, Forecast(0);
+    QaSchedExpirePowerPib = "qa_sched_expire_power_pib", Forecast, Forecast(1);
+    OneYearReturnPerSector = "1y_return_per_sector", OneYear, OneYear(0);
+    OneYearSectorRoi = "1y_sector_roi", OneYear, OneYear(1);
 }
 
-/// Distinct storage slots per axis.
-pub(crate) const DAILY_SLOTS: usize = 36;
+/// Distinct per-run daily series.
+pub(crate) const DAILY_SLOTS: usize = 24;
+/// Distinct shared (parameter-independent) daily series.
+pub(crate) const SHARED_SLOTS: usize = 12;
 const FORECAST_SLOTS: usize = 2;
 const ONE_YEAR_SLOTS: usize = 2;
+
+/// The parameter-independent daily series of one snapshot (day numbers, vesting, simple
+/// minting, the disbursed reserve), computed once for the longest horizon and shared by every
+/// output, so a run neither recomputes nor copies them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct SharedDaily {
+    /// Indexed by the `Shared` slots of [`SeriesName`]; each as long as the longest simulation.
+    pub columns: Vec<Vec<f64>>,
+}
 
 impl SeriesName {
     /// Looks a series up by its reference name.
     pub fn from_name(name: &str) -> Option<SeriesName> {
         SeriesName::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+
+    /// The slot in [`SharedDaily`] of a parameter-independent series.
+    pub(crate) fn shared_slot(self) -> Option<usize> {
+        match self.storage() {
+            Storage::Shared(slot) => Some(slot),
+            _ => None,
+        }
     }
 
     /// Every valid name, in MODEL.md's order.
@@ -141,27 +175,34 @@ pub struct SimOutput {
     pub(crate) n_days: usize,
     /// F, the number of forecast days.
     pub(crate) forecast_len: usize,
-    /// Daily slots, then forecast slots, then 1-year slots, each slot contiguous.
+    /// Per-run daily slots, then forecast slots, then 1-year slots, each slot contiguous.
     pub(crate) buf: Vec<f64>,
+    /// The shared daily series (longer than `n_days`; sliced on access).
+    pub(crate) shared: Arc<SharedDaily>,
 }
 
 impl SimOutput {
     /// Sizes the buffer for a simulation of `n_days` days of which `forecast_len` forecast,
-    /// reusing its allocation. Contents are overwritten by the simulation.
+    /// reusing its allocation. The caller must overwrite every element.
     pub(crate) fn reset(
         &mut self,
         start_date: NaiveDate,
         current_date: NaiveDate,
         n_days: usize,
         forecast_len: usize,
+        shared: &Arc<SharedDaily>,
     ) {
+        if !Arc::ptr_eq(&self.shared, shared) {
+            self.shared = Arc::clone(shared);
+        }
         self.start_date = start_date;
         self.current_date = current_date;
         self.n_days = n_days;
         self.forecast_len = forecast_len;
         let total =
             DAILY_SLOTS * n_days + FORECAST_SLOTS * forecast_len + ONE_YEAR_SLOTS * one_year_len(n_days);
-        self.buf.clear();
+        // No clearing: the simulation writes every element, and zeroing ~1.4 MB per run
+        // was a sixth of its time. Only newly grown capacity is initialised.
         self.buf.resize(total, 0.0);
     }
 
@@ -194,15 +235,12 @@ impl SimOutput {
 
     /// The values of `name`.
     pub fn series(&self, name: SeriesName) -> &[f64] {
-        let (offset, len) = match name.axis() {
-            Axis::Daily => (name.slot() * self.n_days, self.n_days),
-            Axis::Forecast => {
-                (DAILY_SLOTS * self.n_days + name.slot() * self.forecast_len, self.forecast_len)
-            }
-            Axis::OneYear => {
-                let len = one_year_len(self.n_days);
-                (DAILY_SLOTS * self.n_days + FORECAST_SLOTS * self.forecast_len + name.slot() * len, len)
-            }
+        let (n, f, y) = (self.n_days, self.forecast_len, one_year_len(self.n_days));
+        let (offset, len) = match name.storage() {
+            Storage::Shared(slot) => return &self.shared.columns[slot][..n],
+            Storage::Local(slot) => (slot * n, n),
+            Storage::Forecast(slot) => (DAILY_SLOTS * n + slot * f, f),
+            Storage::OneYear(slot) => (DAILY_SLOTS * n + FORECAST_SLOTS * f + slot * y, y),
         };
         &self.buf[offset..offset + len]
     }
@@ -253,14 +291,21 @@ mod tests {
 
     #[test]
     fn slots_are_dense_and_only_documented_aliases_share() {
-        let mut daily: Vec<Vec<&str>> = vec![Vec::new(); DAILY_SLOTS];
-        for s in SeriesName::ALL.into_iter().filter(|s| s.axis() == Axis::Daily) {
-            daily[s.slot()].push(s.as_str());
+        let mut local: Vec<Vec<&str>> = vec![Vec::new(); DAILY_SLOTS];
+        let mut shared: Vec<Vec<&str>> = vec![Vec::new(); SHARED_SLOTS];
+        for s in SeriesName::ALL {
+            match s.storage() {
+                Storage::Local(i) => local[i].push(s.as_str()),
+                Storage::Shared(i) => shared[i].push(s.as_str()),
+                Storage::Forecast(_) => assert_eq!(s.axis(), Axis::Forecast),
+                Storage::OneYear(_) => assert_eq!(s.axis(), Axis::OneYear),
+            }
         }
-        let shared: Vec<_> = daily.iter().filter(|names| names.len() > 1).cloned().collect();
-        assert!(daily.iter().all(|names| !names.is_empty()), "a daily slot is unused");
+        assert!(local.iter().chain(&shared).all(|names| !names.is_empty()), "a slot is unused");
+        assert!(shared.iter().all(|names| names.len() == 1));
+        let aliased: Vec<_> = local.iter().filter(|names| names.len() > 1).cloned().collect();
         assert_eq!(
-            shared,
+            aliased,
             vec![
                 vec!["rb_total_power_eib", "network_RBP_EIB"],
                 vec!["qa_total_power_eib", "network_QAP_EIB"],

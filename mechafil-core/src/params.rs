@@ -90,7 +90,7 @@ impl From<Vec<f64>> for Knob {
 /// assert_eq!(params.lock_target, None);
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct SimParams {
     /// Raw-byte onboarding, PiB/day, >= 0. Default: the snapshot's smoothed value.
     pub rbp: Option<Knob>,
@@ -102,8 +102,10 @@ pub struct SimParams {
     pub lock_target: Option<Knob>,
     /// Forecast length F in days, 1..=[`MAX_FORECAST_DAYS`]. Default: the length of the series
     /// parameters if any are given, else 3650.
+    #[serde(deserialize_with = "day_count::deserialize")]
     pub forecast_length_days: Option<usize>,
     /// Average sector duration in days, >= 1. Default 540.
+    #[serde(deserialize_with = "day_count::deserialize")]
     pub sector_duration_days: Option<usize>,
     /// FIL+ QA multiplier, > 0. Default 10.
     pub fil_plus_m: Option<Knob>,
@@ -439,5 +441,46 @@ impl SimParams {
             use_available_supply: self.use_available_supply.unwrap_or(false),
             baseline_function_eib: self.baseline_function_eib.clone(),
         })
+    }
+}
+
+/// serde for a day count that producers may write as `365` or `365.0`.
+mod day_count {
+    use serde::Deserializer;
+    use serde::de::{Error, Visitor};
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error> {
+        struct CountVisitor;
+        impl<'de> Visitor<'de> for CountVisitor {
+            type Value = Option<usize>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a whole number of days or null")
+            }
+            fn visit_none<E: Error>(self) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_unit<E: Error>(self) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<Self::Value, D2::Error> {
+                d.deserialize_any(self)
+            }
+            fn visit_u64<E: Error>(self, v: u64) -> Result<Self::Value, E> {
+                usize::try_from(v).map(Some).map_err(|_| E::custom(format!("{v} days is too many")))
+            }
+            fn visit_i64<E: Error>(self, v: i64) -> Result<Self::Value, E> {
+                usize::try_from(v)
+                    .map(Some)
+                    .map_err(|_| E::custom(format!("{v} is negative; expected a whole number of days")))
+            }
+            fn visit_f64<E: Error>(self, v: f64) -> Result<Self::Value, E> {
+                if v.fract() == 0.0 && (0.0..=1e15).contains(&v) {
+                    Ok(Some(v as usize))
+                } else {
+                    Err(E::custom(format!("{v} is not a whole non-negative number of days")))
+                }
+            }
+        }
+        d.deserialize_option(CountVisitor)
     }
 }

@@ -5,14 +5,15 @@
 //! supply pass: O(S) with no allocation when the output buffer is reused.
 
 use std::cell::RefCell;
+use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use crate::constants::{NETWORK_START, PIB_PER_EIB};
+use crate::constants::{DISBURSED_RESERVE, NETWORK_START, PIB_PER_EIB};
 use crate::derived;
 use crate::gamma;
 use crate::minting::{self, MintingColumns};
-use crate::output::{DAILY_SLOTS, SimOutput};
+use crate::output::{DAILY_SLOTS, SHARED_SLOTS, SeriesName, SharedDaily, SimOutput};
 use crate::params::{InvalidParams, MAX_FORECAST_DAYS, SimParams, ValidParams};
 use crate::power::{self, PowerForecast};
 use crate::snapshot::{Snapshot, SnapshotError};
@@ -120,11 +121,10 @@ impl Simulator {
 /// Parameter-independent series, for simulations of up to `max_days` days.
 #[derive(Debug, Clone)]
 struct Prepared {
-    /// Day numbers from start_date.
-    days: Vec<f64>,
-    vesting: Vesting,
+    /// Day numbers, vesting, simple minting, disbursed reserve.
+    shared: Arc<SharedDaily>,
+    /// The computed baseline (a run may replace it).
     baseline: Vec<f64>,
-    cum_simple: Vec<f64>,
     /// Minting over the history days (0..H) with the computed baseline.
     history_minting: [Vec<f64>; 5],
     /// `cumsum(capped_power)` through current_date, to continue the forecast from.
@@ -157,7 +157,27 @@ impl Prepared {
             &snapshot.historical_raw_power_eib,
             &cum_simple,
         );
-        Prepared { days, vesting, baseline, cum_simple, history_minting, history_cum_capped_raw }
+        // Order: the `Shared` slots of `SeriesName`.
+        let mut columns = Vec::with_capacity(SHARED_SLOTS);
+        columns.push(days);
+        columns.extend(vesting.tranches);
+        columns.push(vesting.total_day_vest);
+        columns.push(vesting.total_vest);
+        columns.push(cum_simple);
+        columns.push(vec![DISBURSED_RESERVE; max_days]);
+        debug_assert_eq!(columns.len(), SHARED_SLOTS);
+        Prepared {
+            shared: Arc::new(SharedDaily { columns }),
+            baseline,
+            history_minting,
+            history_cum_capped_raw,
+        }
+    }
+
+    /// A shared series over the whole prepared horizon.
+    fn series(&self, name: SeriesName) -> &[f64] {
+        let slot = name.shared_slot().expect("a parameter-independent series");
+        &self.shared.columns[slot]
     }
 }
 
@@ -185,10 +205,10 @@ fn run_with_scratch(
     let c = h - 1;
     let f = params.forecast_length_days;
     let s = c + f;
-    debug_assert!(s <= prepared.days.len(), "params were validated for a longer horizon");
-    out.reset(snapshot.start_date, snapshot.current_date, s, f);
+    debug_assert!(s <= prepared.baseline.len(), "params were validated for a longer horizon");
+    out.reset(snapshot.start_date, snapshot.current_date, s, f, &prepared.shared);
 
-    scratch.clear();
+    // Every scratch element is written before it is read, so stale values are harmless.
     scratch.resize(FORECAST_SCRATCH * f + DAILY_SCRATCH * s, 0.0);
     let (forecast_scratch, daily_scratch) = scratch.split_at_mut(FORECAST_SCRATCH * f);
     let mut fs = forecast_scratch.chunks_exact_mut(f);
@@ -237,7 +257,6 @@ fn run_with_scratch(
         .try_into()
         .expect("the daily block holds DAILY_SLOTS series");
     let [
-        days,
         rb_total_power_eib,
         qa_total_power_eib,
         rb_day_onboarded,
@@ -245,16 +264,6 @@ fn run_with_scratch(
         qa_day_onboarded,
         qa_day_renewed,
         full_renewal_rate,
-        v0,
-        v1,
-        v2,
-        v3,
-        v4,
-        v5,
-        v6,
-        total_day_vest,
-        total_vest,
-        cum_simple,
         baseline,
         capped_power,
         cum_capped_power,
@@ -270,11 +279,9 @@ fn run_with_scratch(
         network_locked_pledge,
         network_locked,
         network_locked_reward,
-        disbursed_reserve,
         day_pledge_per_qap,
         day_rewards_per_sector,
     ] = cols;
-    days.copy_from_slice(&prepared.days[..s]);
     append_eib(rb_total_power_eib, &snapshot.historical_raw_power_eib, rb_total);
     append_eib(qa_total_power_eib, &snapshot.historical_qa_power_eib, qa_total);
     append(rb_day_onboarded, &snapshot.historical_onboarded_rb_power_pib, rbp);
@@ -283,15 +290,11 @@ fn run_with_scratch(
     append(qa_day_renewed, &snapshot.historical_renewed_qa_power_pib, qa_renewed);
     append(full_renewal_rate, &snapshot.historical_renewal_rate, rr);
 
-    // 3. Vesting (precomputed).
-    for (dst, src) in [v0, v1, v2, v3, v4, v5, v6].into_iter().zip(&prepared.vesting.tranches) {
-        dst.copy_from_slice(&src[..s]);
-    }
-    total_day_vest.copy_from_slice(&prepared.vesting.total_day_vest[..s]);
-    total_vest.copy_from_slice(&prepared.vesting.total_vest[..s]);
+    // 3. Vesting and simple minting: shared, precomputed.
+    let total_vest = &prepared.series(SeriesName::TotalVest)[..s];
+    let cum_simple = &prepared.series(SeriesName::CumSimpleReward)[..s];
 
     // 4. Baseline and minting: the history part is precomputed unless the baseline is replaced.
-    cum_simple.copy_from_slice(&prepared.cum_simple[..s]);
     let mut minting = MintingColumns {
         capped_power,
         cum_capped_power,
@@ -366,7 +369,6 @@ fn run_with_scratch(
         network_locked_pledge,
         network_locked,
         network_locked_reward,
-        disbursed_reserve,
     });
 
     // 7. Derived per-sector series.

@@ -8,7 +8,7 @@
 use crate::constants::{
     DISBURSED_RESERVE, GIB, PIB, PIB_PER_EIB, REWARD_LOCKED_SHARE, REWARD_RELEASE_DAYS, STORAGE_PLEDGE_DAYS,
 };
-use crate::nanmath::{max, min};
+use crate::nanmath::{max, max_zero, min_below};
 
 /// Read-only inputs of the pass; daily slices have the simulation length S.
 pub(crate) struct SupplyInputs<'a> {
@@ -45,33 +45,33 @@ pub(crate) struct SupplyColumns<'a> {
     pub network_locked_pledge: &'a mut [f64],
     pub network_locked: &'a mut [f64],
     pub network_locked_reward: &'a mut [f64],
-    pub disbursed_reserve: &'a mut [f64],
 }
 
 impl SupplyInputs<'_> {
-    /// Runs the pass, overwriting every element of `out`.
+    /// Runs the pass, overwriting every element of `out` (whatever it held before).
     pub fn run(&self, out: SupplyColumns<'_>) {
         let n = out.circ_supply.len();
         let locked_reward_zero = self.locked_reward_zero.unwrap_or(self.locked_fil_zero / 2.0);
-        out.network_locked.fill(0.0);
-        out.network_locked_reward.fill(0.0);
-        out.network_locked_pledge.fill(0.0);
-        out.circ_supply.fill(0.0);
-        out.available_supply.fill(0.0);
-        out.day_locked_pledge.fill(0.0);
-        out.day_renewed_pledge.fill(0.0);
-        out.network_gas_burn.fill(0.0);
-        out.disbursed_reserve.fill(DISBURSED_RESERVE);
+        // Day 0 is set here and every later day by the loop, so nothing needs zeroing first
+        // (the output buffer is reused between runs).
+        out.day_locked_pledge[0] = 0.0;
+        out.day_renewed_pledge[0] = 0.0;
         out.network_locked[0] = self.locked_fil_zero;
         out.network_locked_reward[0] = locked_reward_zero;
         out.network_locked_pledge[0] = self.locked_fil_zero - locked_reward_zero;
         out.circ_supply[0] = self.circ_supply_zero;
         out.available_supply[0] = self.circ_supply_zero;
-        let n_burnt = self.burnt_fil_vec.len().min(n);
-        out.network_gas_burn[..n_burnt].copy_from_slice(&self.burnt_fil_vec[..n_burnt]);
+        out.network_gas_burn[0] = self.burnt_fil_vec[0];
 
+        // Yesterday's values are carried in locals rather than re-read from the output: the
+        // loop is one long dependency chain from day to day, and a store-to-load round trip
+        // per carried value would lengthen it.
         let mut circ_carry = self.circ_supply_zero;
         let mut avail_carry = self.circ_supply_zero - self.locked_fil_zero;
+        let mut locked = out.network_locked[0];
+        let mut locked_reward = out.network_locked_reward[0];
+        let mut locked_pledge = out.network_locked_pledge[0];
+        let mut gas_burn = out.network_gas_burn[0];
         let pledge_per_pib = PIB / GIB;
         for d in 1..n {
             let pledge_base = if self.use_available_supply { avail_carry } else { circ_carry };
@@ -83,10 +83,10 @@ impl SupplyInputs<'_> {
             let rr = self.renewal_rate[d];
             let new_pledge = |added: f64| {
                 let storage = STORAGE_PLEDGE_DAYS * reward * (added / qap_pib);
-                let simple = max(lock_target * pledge_base * (added / qap_pib), 0.0);
-                let baseline = max(lock_target * pledge_base * (added / max(qap_pib, baseline_pib)), 0.0);
+                let simple = max_zero(lock_target * pledge_base * (added / qap_pib));
+                let baseline = max_zero(lock_target * pledge_base * (added / max(qap_pib, baseline_pib)));
                 let consensus = (1.0 - gamma) * simple + gamma * baseline;
-                min(added * pledge_per_pib, storage + consensus)
+                min_below(added * pledge_per_pib, storage + consensus)
             };
 
             let scheduled = self.known_pledge_release.get(d).copied().unwrap_or(0.0);
@@ -98,23 +98,27 @@ impl SupplyInputs<'_> {
             let onboard = new_pledge(self.day_onboarded_qap_pib[d]);
             let renew = new_pledge(self.day_renewed_qap_pib[d]);
             let original = rr * release;
-            let pledge_delta = onboard + (-(1.0 - rr) * release + max(0.0, renew - original));
+            let pledge_delta = onboard + (-(1.0 - rr) * release + max_zero(renew - original));
             out.day_renewed_pledge[d] = max(original, renew);
             out.day_locked_pledge[d] = onboard + max(original, renew);
-            let reward_delta =
-                REWARD_LOCKED_SHARE * reward - out.network_locked_reward[d - 1] / REWARD_RELEASE_DAYS;
-            out.network_locked_pledge[d] = out.network_locked_pledge[d - 1] + pledge_delta;
-            out.network_locked_reward[d] = out.network_locked_reward[d - 1] + reward_delta;
-            out.network_locked[d] = max(out.network_locked[d - 1] + pledge_delta + reward_delta, 0.0);
+            let reward_delta = REWARD_LOCKED_SHARE * reward - locked_reward / REWARD_RELEASE_DAYS;
+            locked_pledge += pledge_delta;
+            locked_reward += reward_delta;
+            locked = max_zero(locked + pledge_delta + reward_delta);
             if d >= self.burnt_fil_vec.len() {
-                out.network_gas_burn[d] = out.network_gas_burn[d - 1] + self.daily_burn;
+                gas_burn += self.daily_burn;
+            } else {
+                gas_burn = self.burnt_fil_vec[d];
             }
-            let circ = out.disbursed_reserve[d] + self.cum_network_reward[d] + self.total_vest[d]
-                - out.network_locked[d]
-                - out.network_gas_burn[d];
-            let avail = circ + out.network_locked[d];
-            circ_carry = max(circ, 0.0);
-            avail_carry = max(avail, 0.0);
+            let circ =
+                DISBURSED_RESERVE + self.cum_network_reward[d] + self.total_vest[d] - locked - gas_burn;
+            let avail = circ + locked;
+            circ_carry = max_zero(circ);
+            avail_carry = max_zero(avail);
+            out.network_locked_pledge[d] = locked_pledge;
+            out.network_locked_reward[d] = locked_reward;
+            out.network_locked[d] = locked;
+            out.network_gas_burn[d] = gas_burn;
             out.circ_supply[d] = circ_carry;
             out.available_supply[d] = avail_carry;
         }
