@@ -9,4 +9,6 @@
 //! - [`commands`]: what each CLI subcommand does.
 
 pub mod commands;
+pub mod config;
+pub mod http;
 pub mod network_data;

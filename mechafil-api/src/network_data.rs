@@ -81,3 +81,12 @@ pub struct SnapshotMeta {
     /// When it was fetched, imported or generated.
     pub fetched_at: DateTime<Utc>,
 }
+
+/// The recent series in the reference layout's `historical_arrays` (dates dropped).
+pub fn recent_arrays(recent: &RecentHistory) -> mechafil_core::reference::RecentArrays {
+    mechafil_core::reference::RecentArrays {
+        raw_byte_power: recent.raw_byte_power.values.clone(),
+        renewal_rate: recent.renewal_rate.values.clone(),
+        filplus_rate: recent.filplus_rate.values.clone(),
+    }
+}

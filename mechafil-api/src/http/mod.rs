@@ -1,0 +1,249 @@
+//! The HTTP API (axum): routes, middleware and the serve loop. `docs/API.md` is the contract.
+//!
+//! - [`router`] builds the app from an [`AppState`]; [`run`] serves it on a listener until a
+//!   shutdown future resolves, then drains in-flight requests for a bounded time. Tests bind
+//!   port 0 and call these directly.
+//! - Submodules: [`request`] (parsing and validation), [`simulate`], [`historical`],
+//!   [`sampling`] (weekly Mondays), [`error`] (status codes and the error body), [`state`].
+//! - CPU work (simulation, serialisation) runs on the blocking pool via
+//!   [`AppState::run_cpu`], never on the async workers.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{Query, Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::json;
+use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
+use tower_http::cors::{AllowOrigin, Any, CorsLayer};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
+
+pub mod body;
+pub mod error;
+pub mod historical;
+pub mod openapi;
+pub mod request;
+pub mod sampling;
+pub mod simulate;
+pub mod state;
+
+use body::JsonObject;
+use error::ApiError;
+use simulate::Resolution;
+pub use state::{AppState, Served};
+
+/// The API version reported by `/health` and `/openapi.json`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Builds the application.
+pub fn router(state: AppState) -> Router {
+    let cors = cors_layer(state.config().cors_origins.as_deref());
+    Router::new()
+        .route("/", get(index))
+        .route("/health", get(health))
+        .route("/simulate", post(simulate_weekly))
+        .route("/simulate/full", post(simulate_daily))
+        .route("/simulate/batch", post(simulate_batch))
+        .route("/historical-data", get(historical_weekly))
+        .route("/historical-data/full", get(historical_daily))
+        .route("/openapi.json", get(openapi::openapi_json))
+        .route("/docs", get(openapi::docs_page))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+        .layer(CompressionLayer::new())
+        .layer(cors)
+        .layer(middleware::from_fn(log_request))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(CatchPanicLayer::custom(|_| ApiError::Internal("a handler panicked".into()).into_response()))
+}
+
+/// Serves `app` on `listener` until `shutdown` resolves, then lets in-flight requests finish
+/// for at most `grace`.
+pub async fn run(
+    listener: TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    grace: Duration,
+) -> std::io::Result<()> {
+    let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        shutdown.await;
+        let _ = stopping_tx.send(());
+    });
+    let deadline = async move {
+        if stopping_rx.await.is_ok() {
+            tokio::time::sleep(grace).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        result = server => result,
+        () = deadline => {
+            tracing::warn!(?grace, "shutdown grace period over; dropping remaining connections");
+            Ok(())
+        }
+    }
+}
+
+fn cors_layer(origins: Option<&[String]>) -> CorsLayer {
+    let layer = CorsLayer::new()
+        .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
+        .allow_headers(Any)
+        .expose_headers([header::HeaderName::from_static("x-request-id")])
+        .max_age(Duration::from_secs(3600));
+    match origins {
+        None => layer.allow_origin(Any),
+        Some(list) => {
+            let values: Vec<HeaderValue> =
+                list.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
+            layer.allow_origin(AllowOrigin::list(values))
+        }
+    }
+}
+
+/// Logs one line per request with its id, status and latency.
+async fn log_request(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let path = request.uri().path().to_string();
+    let id = request
+        .extensions()
+        .get::<RequestId>()
+        .and_then(|id| id.header_value().to_str().ok())
+        .unwrap_or("-")
+        .to_string();
+    let response = next.run(request).await;
+    let status = response.status().as_u16();
+    let latency_ms = started.elapsed().as_secs_f64() * 1e3;
+    tracing::info!(request_id = %id, %method, %path, status, latency_ms = format!("{latency_ms:.2}"), "request");
+    response
+}
+
+async fn index() -> impl IntoResponse {
+    axum::Json(json!({
+        "service": "mechafil-api",
+        "version": VERSION,
+        "description": "MechaFil Filecoin economics: network history and forecasts",
+        "docs": "/docs",
+        "openapi": "/openapi.json",
+        "endpoints": openapi::ENDPOINTS.iter().map(|e| json!({
+            "method": e.method, "path": e.path, "summary": e.summary,
+        })).collect::<Vec<_>>(),
+    }))
+}
+
+async fn health(State(state): State<AppState>) -> Response {
+    let (status, snapshot, reason) = match state.served() {
+        Ok(served) => {
+            let age_hours = (chrono::Utc::now() - served.meta.fetched_at).num_seconds() as f64 / 3600.0;
+            let mut snapshot = serde_json::to_value(served.snapshot_ref()).expect("plain data");
+            snapshot["age_hours"] = json!((age_hours * 100.0).round() / 100.0);
+            (StatusCode::OK, snapshot, None)
+        }
+        Err(reason) => (StatusCode::SERVICE_UNAVAILABLE, serde_json::Value::Null, Some(reason)),
+    };
+    let mut body = json!({
+        "status": if status == StatusCode::OK { "ok" } else { "unavailable" },
+        "version": VERSION,
+        "snapshot": snapshot,
+        "uptime_seconds": (chrono::Utc::now() - state.started_at()).num_seconds(),
+    });
+    if let Some(reason) = reason {
+        body["error"] = json!(reason);
+    }
+    (status, axum::Json(body)).into_response()
+}
+
+fn served(state: &AppState) -> Result<std::sync::Arc<Served>, ApiError> {
+    state.served().map_err(|reason| ApiError::Unavailable(format!("no snapshot can be served: {reason}")))
+}
+
+fn json_response(body: Vec<u8>) -> Response {
+    ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response()
+}
+
+async fn simulate_with(
+    state: AppState,
+    body: JsonObject,
+    resolution: Resolution,
+) -> Result<Response, ApiError> {
+    let served = served(&state)?;
+    let body = state
+        .run_cpu(move || {
+            let request = request::parse_simulate(&body.0, &served.simulator)?;
+            Ok::<_, ApiError>(simulate::simulate_json(&served, &request, resolution))
+        })
+        .await??;
+    Ok(json_response(body))
+}
+
+async fn simulate_weekly(State(state): State<AppState>, body: JsonObject) -> Result<Response, ApiError> {
+    simulate_with(state, body, Resolution::Weekly).await
+}
+
+async fn simulate_daily(State(state): State<AppState>, body: JsonObject) -> Result<Response, ApiError> {
+    simulate_with(state, body, Resolution::Daily).await
+}
+
+async fn simulate_batch(State(state): State<AppState>, body: JsonObject) -> Result<Response, ApiError> {
+    let served = served(&state)?;
+    let body = state
+        .run_cpu(move || {
+            let batch = request::parse_batch(&body.0, &served.simulator)?;
+            simulate::batch_json(&served, &batch)
+        })
+        .await??;
+    Ok(json_response(body))
+}
+
+/// Query of the historical endpoints.
+#[derive(Debug, Deserialize)]
+pub struct HistoricalQuery {
+    /// Comma-separated field names to return (default: all).
+    pub fields: Option<String>,
+}
+
+async fn historical_with(state: AppState, query: Option<String>, daily: bool) -> Result<Response, ApiError> {
+    let served = served(&state)?;
+    let body = state
+        .run_cpu(move || {
+            let fields = historical::parse_fields(&served, query.as_deref())?;
+            Ok::<_, ApiError>(historical::historical_json(&served, fields.as_deref(), daily))
+        })
+        .await??;
+    Ok(json_response(body))
+}
+
+async fn historical_weekly(
+    State(state): State<AppState>,
+    query: Result<Query<HistoricalQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::field("query", e.body_text()))?;
+    historical_with(state, query.fields, false).await
+}
+
+async fn historical_daily(
+    State(state): State<AppState>,
+    query: Result<Query<HistoricalQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::field("query", e.body_text()))?;
+    historical_with(state, query.fields, true).await
+}
+
+async fn not_found(request: Request) -> ApiError {
+    ApiError::NotFound(request.uri().path().to_string())
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}

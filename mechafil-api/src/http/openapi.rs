@@ -1,0 +1,232 @@
+//! `GET /openapi.json` (OpenAPI 3.1, built from the same constants the handlers use) and
+//! `GET /docs`, a self-contained HTML page rendered from it (no external assets, so it works
+//! offline and on locked-down networks).
+
+use std::sync::LazyLock;
+
+use axum::http::header;
+use axum::response::{Html, IntoResponse};
+use mechafil_core::{MAX_FORECAST_DAYS, SeriesName};
+use serde_json::{Value, json};
+
+use super::body::BODY_LIMIT;
+use super::request::MAX_BATCH_SCENARIOS;
+
+/// One endpoint, for the index, the docs page and the OpenAPI document.
+pub struct Endpoint {
+    /// HTTP method.
+    pub method: &'static str,
+    /// Path.
+    pub path: &'static str,
+    /// One-line summary.
+    pub summary: &'static str,
+}
+
+/// Every endpoint of the API.
+pub const ENDPOINTS: &[Endpoint] = &[
+    Endpoint { method: "GET", path: "/", summary: "This list of endpoints" },
+    Endpoint {
+        method: "GET",
+        path: "/health",
+        summary: "Status, version, served snapshot and its age, last data update",
+    },
+    Endpoint {
+        method: "POST",
+        path: "/simulate",
+        summary: "Forecast, sampled weekly on Mondays of the forecast window",
+    },
+    Endpoint {
+        method: "POST",
+        path: "/simulate/full",
+        summary: "Forecast, every day of the whole simulation, full precision",
+    },
+    Endpoint {
+        method: "POST",
+        path: "/simulate/batch",
+        summary: "Up to 1000 forecasts in one request, run on all cores (weekly)",
+    },
+    Endpoint {
+        method: "GET",
+        path: "/historical-data",
+        summary: "Network history, sampled weekly on Mondays",
+    },
+    Endpoint {
+        method: "GET",
+        path: "/historical-data/full",
+        summary: "Network history, daily, plus the reference service's layout",
+    },
+    Endpoint {
+        method: "POST",
+        path: "/admin/update-cache",
+        summary: "Fetch fresh data from Spacescope (Bearer ADMIN_TOKEN)",
+    },
+    Endpoint { method: "GET", path: "/openapi.json", summary: "This API as OpenAPI 3.1" },
+    Endpoint { method: "GET", path: "/docs", summary: "Human-readable API documentation" },
+];
+
+fn knob(description: &str, minimum: Option<f64>, maximum: Option<f64>) -> Value {
+    let mut number = json!({"type": "number"});
+    if let Some(min) = minimum {
+        number["minimum"] = json!(min);
+    }
+    if let Some(max) = maximum {
+        number["maximum"] = json!(max);
+    }
+    json!({
+        "description": description,
+        "oneOf": [number.clone(), {"type": "array", "items": number, "minItems": 1}, {"type": "null"}],
+    })
+}
+
+fn simulate_properties() -> Value {
+    json!({
+        "rbp": knob("Raw-byte power onboarded, PiB/day. Default: the snapshot's 30-day median.", Some(0.0), None),
+        "rr": knob("Sector renewal rate, 0..1. Default: the snapshot's 30-day median.", Some(0.0), Some(1.0)),
+        "fpr": knob("FIL+ (verified deal) share of onboarding, 0..1. Default: the snapshot's 30-day median.", Some(0.0), Some(1.0)),
+        "lock_target": knob("Pledge lock target, 0..1. Default 0.3.", Some(0.0), Some(1.0)),
+        "forecast_length_days": {"description": "Forecast length F in days. Default: the length of a list parameter, else 3650.",
+            "type": ["integer", "null"], "minimum": 1, "maximum": MAX_FORECAST_DAYS},
+        "sector_duration_days": {"description": "Average sector duration in days. Default 540.",
+            "type": ["integer", "null"], "minimum": 1},
+        "fil_plus_m": knob("FIL+ quality multiplier (> 0). Default 10.", Some(0.0), None),
+        "qa_renew_relative_multiplier": knob("QA renewal rate relative to raw-byte (>= 0). Default 1.", Some(0.0), None),
+        "burn_boost": {"description": "Multiplier of the daily gas burn after the history. Default 1.", "type": ["number", "null"], "minimum": 0},
+        "use_available_supply": {"description": "Base new pledge on available instead of circulating supply. Default false.", "type": ["boolean", "null"]},
+    })
+}
+
+static DOCUMENT: LazyLock<Value> = LazyLock::new(|| {
+    let names: Vec<&str> = SeriesName::names().collect();
+    let mut simulate_request = json!({
+        "type": "object", "additionalProperties": false, "properties": simulate_properties(),
+    });
+    simulate_request["properties"]["output"] = json!({
+        "description": "Series to return: one name or a list. Default: all 44.",
+        "oneOf": [{"$ref": "#/components/schemas/SeriesName"},
+                  {"type": "array", "items": {"$ref": "#/components/schemas/SeriesName"}, "minItems": 1},
+                  {"type": "null"}],
+    });
+    let scenario =
+        json!({"type": "object", "additionalProperties": false, "properties": simulate_properties()});
+    let error = json!({"$ref": "#/components/schemas/Error"});
+    let errors = |codes: &[(&str, &str)]| -> Value {
+        let mut map = serde_json::Map::new();
+        for (code, description) in codes {
+            map.insert(
+                code.to_string(),
+                json!({"description": description, "content": {"application/json": {"schema": error}}}),
+            );
+        }
+        Value::Object(map)
+    };
+    let with = |mut base: Value, extra: Value| {
+        for (k, v) in extra.as_object().expect("object") {
+            base[k] = v.clone();
+        }
+        base
+    };
+    let simulate_op = |summary: &str, description: &str| {
+        json!({
+            "summary": summary, "description": description,
+            "requestBody": {"required": false, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SimulateRequest"}}}},
+            "responses": with(json!({"200": {"description": "The forecast", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SimulateResponse"}}}}}),
+                errors(&[("413", "Body over the size limit"), ("422", "Invalid input"), ("503", "No snapshot can be served")])),
+        })
+    };
+    let historical_op = |summary: &str| {
+        json!({
+            "summary": summary,
+            "parameters": [{"name": "fields", "in": "query", "required": false, "schema": {"type": "string"},
+                            "description": "Comma-separated field names (default: all)"}],
+            "responses": with(json!({"200": {"description": "History with field_meta", "content": {"application/json": {"schema": {"type": "object"}}}}}),
+                errors(&[("422", "Unknown field"), ("503", "No snapshot can be served")])),
+        })
+    };
+    json!({
+        "openapi": "3.1.0",
+        "info": {"title": "MechaFil API", "version": super::VERSION,
+                 "description": format!("Filecoin economics forecasts (the MechaFil model) and network history. Bodies up to {BODY_LIMIT} bytes. See docs/API.md.")},
+        "paths": {
+            "/health": {"get": {"summary": "Service status", "responses": {"200": {"description": "Serving"}, "503": {"description": "No snapshot"}}}},
+            "/simulate": {"post": simulate_op("Forecast, weekly", "Mondays of current_date ..= current_date + F - 1; series_dates gives each series' dates.")},
+            "/simulate/full": {"post": simulate_op("Forecast, daily", "Every day from each series' first date (start_date, or current_date for the schedules).")},
+            "/simulate/batch": {"post": {
+                "summary": format!("Up to {MAX_BATCH_SCENARIOS} weekly forecasts"),
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {
+                    "type": "object", "additionalProperties": false, "required": ["scenarios", "output"],
+                    "properties": {"scenarios": {"type": "array", "minItems": 1, "maxItems": MAX_BATCH_SCENARIOS, "items": scenario},
+                                   "output": simulate_request["properties"]["output"].clone()}}}}},
+                "responses": with(json!({"200": {"description": "{\"results\": [...]} in request order"}}),
+                    errors(&[("413", "Body over the size limit"), ("422", "Invalid input"), ("503", "No snapshot can be served")])),
+            }},
+            "/historical-data": {"get": historical_op("Network history, weekly")},
+            "/historical-data/full": {"get": historical_op("Network history, daily")},
+            "/admin/update-cache": {"post": {
+                "summary": "Fetch fresh data from Spacescope", "security": [{"bearer": []}],
+                "responses": with(json!({"200": {"description": "Updated; the new snapshot's dates"}}),
+                    errors(&[("401", "Missing or wrong token"), ("403", "ADMIN_TOKEN not configured"),
+                             ("409", "An update is already running"), ("502", "Spacescope failed; the old snapshot is still served")])),
+            }},
+        },
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {
+                "SeriesName": {"type": "string", "enum": names},
+                "SimulateRequest": simulate_request,
+                "SimulateResponse": {"type": "object", "required": ["input", "simulation_output"], "properties": {
+                    "input": {"type": "object", "description": "Values used, sim_start_date, sim_end_date, timestep_days, n_entries, series_dates"},
+                    "simulation_output": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": ["number", "null"]}}},
+                }},
+                "Error": {"type": "object", "required": ["error", "details"], "properties": {
+                    "error": {"type": "string"},
+                    "details": {"type": "array", "items": {"type": "object", "properties": {"field": {"type": "string"}, "message": {"type": "string"}}}},
+                }},
+            },
+        },
+    })
+});
+
+/// `GET /openapi.json`.
+pub async fn openapi_json() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], serde_json::to_vec(&*DOCUMENT).expect("plain data"))
+}
+
+/// `GET /docs`.
+pub async fn docs_page() -> Html<String> {
+    let mut rows = String::new();
+    for e in ENDPOINTS {
+        rows += &format!(
+            "<tr><td><code>{}</code></td><td><code>{}</code></td><td>{}</td></tr>\n",
+            e.method,
+            e.path,
+            escape(e.summary)
+        );
+    }
+    let mut params = String::new();
+    for (name, schema) in simulate_properties().as_object().expect("object") {
+        let description = schema["description"].as_str().unwrap_or_default();
+        params += &format!("<tr><td><code>{name}</code></td><td>{}</td></tr>\n", escape(description));
+    }
+    let series: Vec<String> = SeriesName::names().map(|n| format!("<code>{n}</code>")).collect();
+    Html(format!(
+        r#"<!doctype html><html><head><meta charset="utf-8"><title>MechaFil API</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;line-height:1.5}}
+table{{border-collapse:collapse}}td{{border-top:1px solid #ddd;padding:.3rem .6rem;vertical-align:top}}code{{background:#f4f4f4}}</style></head>
+<body><h1>MechaFil API <small>v{version}</small></h1>
+<p>Filecoin economics forecasts (the MechaFil model) and network history. Machine-readable: <a href="/openapi.json">/openapi.json</a>.</p>
+<h2>Endpoints</h2><table>{rows}</table>
+<h2>Simulation parameters</h2><p>All optional; a list parameter gives one value per forecast day. Unknown fields are rejected (422).</p><table>{params}</table>
+<h2>Output series</h2><p>{series}</p>
+<h2>Example</h2><pre>curl -s -X POST localhost:8000/simulate -H 'content-type: application/json' \
+  -d '{{"forecast_length_days": 365, "output": ["circ_supply", "1y_sector_roi"]}}'</pre>
+<p>Weekly answers sample the Mondays of the forecast window (<code>input.sim_start_date</code>, <code>input.timestep_days</code>);
+<code>input.series_dates</code> gives each series' own dates. Errors are <code>{{"error", "details": [{{"field", "message"}}]}}</code>.</p>
+</body></html>"#,
+        version = super::VERSION,
+        series = series.join(", "),
+    ))
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}

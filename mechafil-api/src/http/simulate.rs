@@ -1,0 +1,275 @@
+//! `/simulate`, `/simulate/full` and `/simulate/batch`: runs the model and shapes its output
+//! the way the reference service's clients expect, with dates on every series.
+//!
+//! [`simulate_json`] is a pure function of the served snapshot and the request, shared by the
+//! HTTP handlers and the offline `simulate` CLI command so both print the same bytes.
+
+use std::cell::RefCell;
+
+use chrono::{Days, NaiveDate};
+use mechafil_core::{Knob, SeriesName, SimOutput, ValidParams};
+use serde::ser::SerializeMap;
+use serde::{Serialize, Serializer};
+
+use super::error::ApiError;
+use super::request::{BatchRequest, SimulateRequest};
+use super::sampling::{SampledSeries, Sampling, SeriesDates, first_monday_on_or_after};
+use super::state::{Served, SnapshotRef};
+use crate::network_data::SnapshotSource;
+
+/// Most numbers one batch response may hold (scenarios x series x entries): about 40 MB of
+/// JSON. Beyond it the request is refused with a 422 that says how to narrow it.
+pub const MAX_BATCH_VALUES: usize = 2_000_000;
+
+/// Daily (every entry, from each series' first date) or weekly (the forecast window's Mondays).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resolution {
+    /// `/simulate`: Mondays of `current_date ..= current_date + F - 1`.
+    Weekly,
+    /// `/simulate/full`: the whole model output.
+    Daily,
+}
+
+thread_local! {
+    /// One reusable output buffer per worker thread: a fresh 1–3 MB buffer per request would
+    /// cost page faults on every call.
+    static OUTPUT: RefCell<SimOutput> = RefCell::new(SimOutput::default());
+}
+
+/// Runs `request` on `served` and returns the response body.
+pub fn simulate_json(served: &Served, request: &SimulateRequest, resolution: Resolution) -> Vec<u8> {
+    OUTPUT.with_borrow_mut(|out| {
+        served.simulator.simulate_into(&request.params, out);
+        let body = SimulateBody::new(served, request, out, resolution);
+        serde_json::to_vec(&body).expect("serialising to memory cannot fail")
+    })
+}
+
+/// Runs every valid scenario of `batch` on all cores; invalid ones get their error entry.
+pub fn batch_json(served: &Served, batch: &BatchRequest) -> Result<Vec<u8>, ApiError> {
+    let values: usize = batch
+        .scenarios
+        .iter()
+        .flatten()
+        .map(|r| r.output.len() * r.params.forecast_length_days().div_ceil(7))
+        .sum();
+    if values > MAX_BATCH_VALUES {
+        return Err(ApiError::field(
+            "scenarios",
+            format!(
+                "the answer would hold about {values} numbers (limit {MAX_BATCH_VALUES}); \
+                 request fewer scenarios, fewer output series or shorter forecasts"
+            ),
+        ));
+    }
+    let valid: Vec<&SimulateRequest> = batch.scenarios.iter().flatten().collect();
+    // Simulate in parallel, serialising each scenario's answer on the worker that ran it.
+    let mut rendered = rayon_map(served, &valid);
+    let mut body = Vec::with_capacity(rendered.iter().map(Vec::len).sum::<usize>() + 64);
+    body.extend_from_slice(b"{\"results\":[");
+    let mut next_valid = rendered.drain(..);
+    for (i, scenario) in batch.scenarios.iter().enumerate() {
+        if i > 0 {
+            body.push(b',');
+        }
+        match scenario {
+            Ok(_) => body.extend_from_slice(&next_valid.next().expect("one answer per valid scenario")),
+            Err(err) => serde_json::to_writer(
+                &mut body,
+                &ErrorEntry { error: err.to_string(), details: err.details() },
+            )
+            .expect("serialising to memory cannot fail"),
+        }
+    }
+    body.extend_from_slice(b"]}");
+    Ok(body)
+}
+
+fn rayon_map(served: &Served, requests: &[&SimulateRequest]) -> Vec<Vec<u8>> {
+    use rayon::prelude::*;
+    requests.par_iter().map(|r| simulate_json(served, r, Resolution::Weekly)).collect()
+}
+
+#[derive(Serialize)]
+struct ErrorEntry<'a> {
+    error: String,
+    details: &'a [super::error::FieldError],
+}
+
+/// The response: `{"input": {...}, "simulation_output": {...}}`.
+#[derive(Serialize)]
+struct SimulateBody<'a> {
+    input: InputEcho<'a>,
+    simulation_output: Outputs<'a>,
+}
+
+/// `input`: the parameters actually used plus the metadata that dates every array.
+#[derive(Serialize)]
+struct InputEcho<'a> {
+    #[serde(flatten)]
+    params: &'a ValidParams,
+    output: Vec<&'static str>,
+    explanation: String,
+    snapshot: SnapshotRef,
+    current_date: NaiveDate,
+    sim_start_date: Option<NaiveDate>,
+    sim_end_date: Option<NaiveDate>,
+    timestep_days: usize,
+    n_entries: usize,
+    series_dates: Dates,
+}
+
+/// The requested series with their samplings.
+struct Outputs<'a> {
+    out: &'a SimOutput,
+    series: Vec<(SeriesName, Sampling)>,
+}
+
+impl Serialize for Outputs<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(self.series.len()))?;
+        for &(name, sampling) in &self.series {
+            map.serialize_entry(name.as_str(), &SampledSeries { values: self.out.series(name), sampling })?;
+        }
+        map.end()
+    }
+}
+
+/// `series_dates`: each requested series' own dates, in request order.
+struct Dates(Vec<(SeriesName, Sampling)>);
+
+impl Serialize for Dates {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for &(name, sampling) in &self.0 {
+            map.serialize_entry(name.as_str(), &SeriesDates::from(sampling))?;
+        }
+        map.end()
+    }
+}
+
+impl<'a> SimulateBody<'a> {
+    fn new(
+        served: &'a Served,
+        request: &'a SimulateRequest,
+        out: &'a SimOutput,
+        resolution: Resolution,
+    ) -> Self {
+        let snapshot = served.simulator.snapshot();
+        let f = out.forecast_len();
+        let window_start = snapshot.current_date;
+        let window_end = window_start + Days::new(f as u64 - 1);
+        let sampling_of = |name: SeriesName| {
+            let len = out.series(name).len();
+            let first = out.first_date(name);
+            match resolution {
+                Resolution::Daily => Sampling::daily(first, len),
+                Resolution::Weekly => Sampling::mondays(first, len, window_start, window_end),
+            }
+        };
+        // The main axis: the daily series (all but the forecast-only and 1-year ones).
+        let main = sampling_of(SeriesName::CircSupply);
+        let series: Vec<(SeriesName, Sampling)> =
+            request.output.iter().map(|&n| (n, sampling_of(n))).collect();
+        SimulateBody {
+            input: InputEcho {
+                params: &request.params,
+                output: request.output.iter().map(|n| n.as_str()).collect(),
+                explanation: explanation(served, request),
+                snapshot: served.snapshot_ref(),
+                current_date: snapshot.current_date,
+                sim_start_date: match resolution {
+                    Resolution::Daily => Some(main.first_date),
+                    Resolution::Weekly => {
+                        Some(first_monday_on_or_after(window_start)).filter(|_| main.count > 0)
+                    }
+                },
+                sim_end_date: main.last_date(),
+                timestep_days: main.step,
+                n_entries: main.count,
+                series_dates: Dates(series.clone()),
+            },
+            simulation_output: Outputs { out, series },
+        }
+    }
+}
+
+/// One line saying what was simulated and which inputs were defaults.
+fn explanation(served: &Served, request: &SimulateRequest) -> String {
+    let p = &request.params;
+    let snapshot = served.simulator.snapshot();
+    let f = p.forecast_length_days();
+    let given = |name: &str| request.given.contains(&name);
+    let describe = |name: &'static str, knob: &Knob, unit: &str| match knob {
+        Knob::Scalar(v) => format!("{name} {}{unit}", fmt_sig(*v)),
+        Knob::Series(values) => format!("{name} a {}-day series", values.len()),
+    };
+    let mut from_snapshot = Vec::new();
+    let mut chosen = Vec::new();
+    for (name, knob, unit) in [("rbp", p.rbp(), " PiB/day"), ("rr", p.rr(), ""), ("fpr", p.fpr(), "")] {
+        if given(name) { &mut chosen } else { &mut from_snapshot }.push(describe(name, knob, unit));
+    }
+    let mut defaults = Vec::new();
+    for (name, knob) in [
+        ("lock_target", p.lock_target()),
+        ("fil_plus_m", p.fil_plus_m()),
+        ("qa_renew_relative_multiplier", p.qa_renew_relative_multiplier()),
+    ] {
+        if given(name) { &mut chosen } else { &mut defaults }.push(describe(name, knob, ""));
+    }
+    let duration = format!("sector_duration_days {}", p.sector_duration_days());
+    if given("sector_duration_days") { &mut chosen } else { &mut defaults }.push(duration);
+    for (name, text) in [
+        ("burn_boost", format!("burn_boost {}", fmt_sig(p.burn_boost()))),
+        ("use_available_supply", format!("use_available_supply {}", p.use_available_supply())),
+    ] {
+        if given(name) {
+            chosen.push(text);
+        }
+    }
+    let source = match served.meta.source {
+        SnapshotSource::Demo => "the synthetic DEMO snapshot (not real network data)".to_string(),
+        SnapshotSource::Spacescope => "Spacescope network data".to_string(),
+        SnapshotSource::Import => "imported network data".to_string(),
+    };
+    let mut text = format!(
+        "{f}-day forecast ({:.1} years) from {} on {source} ({} .. {})",
+        f as f64 / 365.0,
+        snapshot.current_date,
+        snapshot.start_date,
+        snapshot.current_date,
+    );
+    if !chosen.is_empty() {
+        text += &format!("; given: {}", chosen.join(", "));
+    }
+    if !from_snapshot.is_empty() {
+        text += &format!("; from the snapshot's 30-day medians: {}", from_snapshot.join(", "));
+    }
+    if !defaults.is_empty() {
+        text += &format!("; defaults: {}", defaults.join(", "));
+    }
+    text
+}
+
+/// `v` with at most 4 significant digits, for prose.
+fn fmt_sig(v: f64) -> String {
+    if v == 0.0 || !v.is_finite() {
+        return v.to_string();
+    }
+    let digits = (3 - v.abs().log10().floor() as i32).max(0) as usize;
+    let s = format!("{v:.digits$}");
+    if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').to_string() } else { s }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fmt_sig;
+
+    #[test]
+    fn prose_numbers_are_short() {
+        assert_eq!(fmt_sig(2.6374359130859375), "2.637");
+        assert_eq!(fmt_sig(0.3), "0.3");
+        assert_eq!(fmt_sig(540.0), "540");
+        assert_eq!(fmt_sig(0.000123456), "0.0001235");
+    }
+}
