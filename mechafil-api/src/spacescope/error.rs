@@ -139,6 +139,14 @@ pub enum DataProblem {
         /// The value.
         value: f64,
     },
+    /// A daily flow is zero on the last day of the history (most likely not finished yet).
+    #[error("{field} is zero on the latest day, {day}; it looks unpublished")]
+    ZeroOnLatestDay {
+        /// The field.
+        field: &'static str,
+        /// The day.
+        day: NaiveDate,
+    },
     /// A daily flow is zero on too many days (unpublished days often read as zeros).
     #[error("{field} is zero on {zeros} of {days} days (first on {first}); at most {allowed} allowed")]
     TooManyZeros {

@@ -414,10 +414,12 @@ fn check_recent_flows(
 
 /// A daily flow may be zero on at most one day in 20, and not on its last day.
 pub fn check_flow(target: RequestTarget, field: &'static str, values: &[(NaiveDate, f64)]) -> Result<(), FetchError> {
+    if let Some((day, _)) = values.last().filter(|(_, v)| *v == 0.0) {
+        return Err(FetchError::Data { target, problem: DataProblem::ZeroOnLatestDay { field, day: *day } });
+    }
     let zeros: Vec<NaiveDate> = values.iter().filter(|(_, v)| *v == 0.0).map(|(d, _)| *d).collect();
     let allowed = values.len() / 20;
-    let last_is_zero = values.last().is_some_and(|(_, v)| *v == 0.0);
-    if zeros.len() > allowed || last_is_zero {
+    if zeros.len() > allowed {
         return Err(FetchError::Data {
             target,
             problem: DataProblem::TooManyZeros {
@@ -587,6 +589,7 @@ mod tests {
         assert!(check_flow(target, "x", &series(&[3, 9])).is_ok());
         let err = check_flow(target, "x", &series(&[3, 9, 12])).unwrap_err().to_string();
         assert!(err.contains("zero on 3 of 40 days (first on 2025-01-04)"), "{err}");
-        assert!(check_flow(target, "x", &series(&[39])).is_err());
+        let err = check_flow(target, "x", &series(&[39])).unwrap_err().to_string();
+        assert!(err.contains("zero on the latest day, 2025-02-09"), "{err}");
     }
 }
