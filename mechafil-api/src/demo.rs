@@ -7,7 +7,9 @@
 //! FIL+ share rising to ~0.8, renewal rates ~0.6-0.85, circulating supply ~370M to ~590M FIL,
 //! locked ~137M to ~100M FIL, known expirations for 3.5 years and pledge releases for 6.4 years.
 //! Everything is closed-form curves plus a fixed-seed hash for day-to-day noise: the same bytes
-//! on every machine, generated in well under a millisecond... of arithmetic (a few hundred µs).
+//! on every machine, generated in about a millisecond (debug build), so nothing is stored
+//! pre-encoded. `tests/demo.rs` checks it is consistent and that the default simulation on it is
+//! plausible.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use mechafil_core::constants::PIB_PER_EIB;
