@@ -16,8 +16,8 @@ use mechafil_core::constants::PIB_PER_EIB;
 use mechafil_core::{MAX_FORECAST_DAYS, SmoothedMetrics, Snapshot};
 
 use crate::network_data::{
-    DatedSeries, NetworkData, RECENT_WINDOW_DAYS, RecentHistory, SMOOTHING_VALUES, SnapshotMeta, SnapshotSource,
-    SupplyHistory, median_of_last,
+    DatedSeries, NetworkData, RECENT_WINDOW_DAYS, RecentHistory, SMOOTHING_VALUES, SnapshotMeta,
+    SnapshotSource, SupplyHistory, median_of_last,
 };
 use crate::spacescope::dates::{add_days, sub_days};
 use crate::spacescope::pipeline::mean_daily_increase;
@@ -62,10 +62,13 @@ pub fn demo_network_data() -> NetworkData {
     // Position in the history, 0 at start_date and 1 at current_date.
     let t = |i: usize| i as f64 / (h - 1) as f64;
 
-    let raw_eib: Vec<f64> = (0..h).map(|i| 3.07 + 13.43 * (1.0 - t(i)).powf(1.35) * (1.0 + 0.002 * noise(1, i))).collect();
-    let qa_eib: Vec<f64> =
-        (0..h).map(|i| 18.6 + 6.2 * (std::f64::consts::PI * t(i) * 0.8).sin() - 0.3 * t(i) + 0.02 * noise(2, i)).collect();
-    let filplus_at = |i: usize| (0.35 + 0.47 * smoothstep(t(i).min(1.0)) + 0.03 * noise(3, i)).clamp(0.0, 1.0);
+    let raw_eib: Vec<f64> =
+        (0..h).map(|i| 3.07 + 13.43 * (1.0 - t(i)).powf(1.35) * (1.0 + 0.002 * noise(1, i))).collect();
+    let qa_eib: Vec<f64> = (0..h)
+        .map(|i| 18.6 + 6.2 * (std::f64::consts::PI * t(i) * 0.8).sin() - 0.3 * t(i) + 0.02 * noise(2, i))
+        .collect();
+    let filplus_at =
+        |i: usize| (0.35 + 0.47 * smoothstep(t(i).min(1.0)) + 0.03 * noise(3, i)).clamp(0.0, 1.0);
     let onboarded_rb: Vec<f64> =
         (0..h).map(|i| (2.5 + 8.0 * (-3.0 * t(i)).exp()) * (1.0 + 0.15 * noise(4, i))).collect();
     let onboarded_qa: Vec<f64> = (0..h).map(|i| onboarded_rb[i] * (1.0 + 9.0 * filplus_at(i))).collect();
@@ -74,13 +77,15 @@ pub fn demo_network_data() -> NetworkData {
     // Renewed power = renewal rate x what was scheduled to expire that day.
     let expiring_rb = |i: usize| 40.0 - 30.0 * t(i) + 4.0 * noise(6, i);
     let renewed_rb: Vec<f64> = (0..h).map(|i| renewal_rate[i] * expiring_rb(i)).collect();
-    let renewed_qa: Vec<f64> = (0..h).map(|i| renewed_rb[i] * (0.9 * qa_eib[i] / raw_eib[i]).max(1.0)).collect();
+    let renewed_qa: Vec<f64> =
+        (0..h).map(|i| renewed_rb[i] * (0.9 * qa_eib[i] / raw_eib[i]).max(1.0)).collect();
 
     // Supply, FIL: circulating = vested + mined + reserve - locked - burnt, every day.
     let burnt = cumulative(33_118_763.714_962_7, h, |i| 7300.0 + 1500.0 * noise(7, i));
     let mined = cumulative(227_760_340.113_273, h, |i| 95_000.0 - 45_000.0 * t(i) + 3000.0 * noise(8, i));
     let vested = cumulative(295_824_721.581_3, h, |i| 110_000.0 + 500.0 * noise(9, i));
-    let locked: Vec<f64> = (0..h).map(|i| 137_379_413.603_206 - 35.0e6 * t(i) + 0.4e6 * noise(10, i) * t(i)).collect();
+    let locked: Vec<f64> =
+        (0..h).map(|i| 137_379_413.603_206 - 35.0e6 * t(i) + 0.4e6 * noise(10, i) * t(i)).collect();
     let circulating: Vec<f64> =
         (0..h).map(|i| vested[i] + mined[i] + RESERVE_DISBURSED_FIL - locked[i] - burnt[i]).collect();
     let supply = SupplyHistory {
@@ -100,7 +105,8 @@ pub fn demo_network_data() -> NetworkData {
             (5.5 * (-2.6 * u).exp() * (1.0 + 0.25 * noise(11, k))).max(0.0)
         })
         .collect();
-    let qa_known: Vec<f64> = rb_known.iter().enumerate().map(|(k, rb)| rb * (6.5 + 1.5 * noise(12, k))).collect();
+    let qa_known: Vec<f64> =
+        rb_known.iter().enumerate().map(|(k, rb)| rb * (6.5 + 1.5 * noise(12, k))).collect();
     // Pledge releases from start_date: high while the 2022-era sectors expire, then tailing off.
     let pledge_release: Vec<f64> = (0..PLEDGE_RELEASE_DAYS)
         .map(|k| {

@@ -126,7 +126,9 @@ pub enum NetworkDataError {
         expected_len: usize,
     },
     /// A smoothed metric is not the median of the last 30 values of its recent series.
-    #[error("smoothed_metrics.{metric} is {stored} but the median of the last 30 {metric} values is {median}")]
+    #[error(
+        "smoothed_metrics.{metric} is {stored} but the median of the last 30 {metric} values is {median}"
+    )]
     Smoothed {
         /// The metric.
         metric: &'static str,
@@ -226,7 +228,10 @@ impl NetworkData {
     /// Converts a reference-format snapshot (no supply history). `start_date` is required when
     /// the file carries none; when both are given they must agree. The recent series start at
     /// `current - 180`, as the reference server builds them.
-    pub fn from_reference(r: &ReferenceSnapshot, start_date: Option<NaiveDate>) -> Result<Self, NetworkDataError> {
+    pub fn from_reference(
+        r: &ReferenceSnapshot,
+        start_date: Option<NaiveDate>,
+    ) -> Result<Self, NetworkDataError> {
         let snapshot = r.to_snapshot(start_date)?;
         let arrays = r.historical_arrays.as_ref().ok_or(NetworkDataError::MissingRecent)?;
         let recent_start = days_before(snapshot.current_date, RECENT_WINDOW_DAYS);
@@ -318,7 +323,10 @@ impl SupplyHistory {
         if !same_number(self.circulating_fil[0], s.circ_supply_zero)
             || !same_number(self.locked_fil[0], s.locked_fil_zero)
         {
-            return fail("circulating_fil / locked_fil on start_date differ from circ_supply_zero / locked_fil_zero".into());
+            return fail(
+                "circulating_fil / locked_fil on start_date differ from circ_supply_zero / locked_fil_zero"
+                    .into(),
+            );
         }
         if self.vested_fil[0].trunc() != s.start_vested_amt as f64 {
             return fail(format!(

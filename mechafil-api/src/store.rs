@@ -192,7 +192,10 @@ impl SnapshotStore {
         let path = data_dir.join(DB_FILE_NAME);
         let retention = retention.max(1);
         match open_database(&path) {
-            Ok(db) => Ok(OpenedStore { store: SnapshotStore { db: Arc::new(db), path, retention }, moved_aside: None }),
+            Ok(db) => Ok(OpenedStore {
+                store: SnapshotStore { db: Arc::new(db), path, retention },
+                moved_aside: None,
+            }),
             Err(OpenFailure::Other(e)) => Err(e),
             Err(OpenFailure::Unreadable(reason)) => {
                 let aside = aside_path(&path);
@@ -210,7 +213,10 @@ impl SnapshotStore {
                         detail: format!("a fresh database is unreadable: {reason}"),
                     },
                 })?;
-                Ok(OpenedStore { store: SnapshotStore { db: Arc::new(db), path, retention }, moved_aside: Some(aside) })
+                Ok(OpenedStore {
+                    store: SnapshotStore { db: Arc::new(db), path, retention },
+                    moved_aside: Some(aside),
+                })
             }
         }
     }
@@ -363,13 +369,15 @@ fn load(
     key: i32,
 ) -> Result<StoredSnapshot, StoreError> {
     let current_date = day_of(key);
-    let bytes = snapshots.get(key).map_err(db_err("read snapshot"))?.ok_or(StoreError::NotFound(current_date))?;
+    let bytes =
+        snapshots.get(key).map_err(db_err("read snapshot"))?.ok_or(StoreError::NotFound(current_date))?;
     let data = codec::decode(bytes.value()).map_err(|e| StoreError::Decode {
         what: "snapshot",
         current_date,
         detail: e.to_string(),
     })?;
-    let meta_bytes = metas.get(key).map_err(db_err("read metadata"))?.ok_or(StoreError::NotFound(current_date))?;
+    let meta_bytes =
+        metas.get(key).map_err(db_err("read metadata"))?.ok_or(StoreError::NotFound(current_date))?;
     Ok(StoredSnapshot { meta: parse_meta(key, meta_bytes.value())?, data })
 }
 
@@ -388,7 +396,9 @@ fn open_database(path: &Path) -> Result<Database, OpenFailure> {
     let opened = std::panic::catch_unwind(|| Database::create(path))
         .map_err(|_| OpenFailure::Unreadable("redb panicked while opening it".into()))?;
     let db = opened.map_err(|e| match e {
-        redb::DatabaseError::DatabaseAlreadyOpen => OpenFailure::Other(StoreError::InUse { path: path.to_path_buf() }),
+        redb::DatabaseError::DatabaseAlreadyOpen => {
+            OpenFailure::Other(StoreError::InUse { path: path.to_path_buf() })
+        }
         redb::DatabaseError::Storage(redb::StorageError::Io(io))
             if !matches!(io.kind(), std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::InvalidData) =>
         {

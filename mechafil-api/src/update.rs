@@ -51,7 +51,9 @@ pub async fn update_cache(
         Err(e) => tracing::error!(error = %e, "could not record the update attempt"),
     }
     match &result {
-        Ok(meta) => tracing::info!(start_date = %meta.start_date, current_date = %meta.current_date, "snapshot updated"),
+        Ok(meta) => {
+            tracing::info!(start_date = %meta.start_date, current_date = %meta.current_date, "snapshot updated")
+        }
         Err(e) => tracing::warn!(error = %e, "update failed; the active snapshot is unchanged"),
     }
     result
@@ -65,8 +67,10 @@ async fn fetch_and_store(
     let data = fetch_network_data(config, opts).await?;
     let store = store.clone();
     let fetched_at = Utc::now();
-    tokio::task::spawn_blocking(move || store.insert_and_activate(&data, SnapshotSource::Spacescope, fetched_at))
-        .await
-        .map_err(|e| UpdateError::Task(e.to_string()))?
-        .map_err(UpdateError::from)
+    tokio::task::spawn_blocking(move || {
+        store.insert_and_activate(&data, SnapshotSource::Spacescope, fetched_at)
+    })
+    .await
+    .map_err(|e| UpdateError::Task(e.to_string()))?
+    .map_err(UpdateError::from)
 }

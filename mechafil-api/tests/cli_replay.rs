@@ -46,7 +46,8 @@ fn update_cache_and_export_against_the_replay_server() {
     };
     let mut line = String::new();
     BufReader::new(server.0.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let base_url = line.trim().strip_prefix("REPLAY-READY ").unwrap_or_else(|| panic!("unexpected: {line:?}"));
+    let base_url =
+        line.trim().strip_prefix("REPLAY-READY ").unwrap_or_else(|| panic!("unexpected: {line:?}"));
 
     let data_dir = work.path().join("data");
     let run = |args: &[&str]| {
@@ -63,13 +64,22 @@ fn update_cache_and_export_against_the_replay_server() {
         String::from_utf8(out.stdout).unwrap()
     };
     let started = std::time::Instant::now();
-    let out = run(&["update-cache", "--start-date", "2022-10-10", "--current-date", "2025-09-09", "--window-days", "3650"]);
+    let out = run(&[
+        "update-cache",
+        "--start-date",
+        "2022-10-10",
+        "--current-date",
+        "2025-09-09",
+        "--window-days",
+        "3650",
+    ]);
     eprintln!("update-cache against replay_server.py: {:?}", started.elapsed());
     assert!(out.contains("activated 2025-09-09") && out.contains("source spacescope"), "{out}");
     let exported = work.path().join("export.json");
     run(&["export", exported.to_str().unwrap()]);
 
-    let worst = compare_with_expected(&read_json(&exported), &read_json(&dir.join("expected-snapshot.json"))).unwrap();
+    let worst = compare_with_expected(&read_json(&exported), &read_json(&dir.join("expected-snapshot.json")))
+        .unwrap();
     eprintln!("worst scaled error: {worst:.3e}");
 
     let served: Vec<String> = std::fs::read_to_string(&served_log)

@@ -3,7 +3,9 @@
 //! yesterday.
 
 use chrono::{Days, NaiveDate};
-use mechafil_api::spacescope::dates::{CHUNK_SPAN_DAYS, DateRange, MAX_STEP_BACKS, chunks, current_date_candidates};
+use mechafil_api::spacescope::dates::{
+    CHUNK_SPAN_DAYS, DateRange, MAX_STEP_BACKS, chunks, current_date_candidates,
+};
 use proptest::prelude::*;
 
 fn date() -> impl Strategy<Value = NaiveDate> {

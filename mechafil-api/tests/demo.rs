@@ -18,10 +18,7 @@ fn demo_is_deterministic_and_fast() {
     assert!(elapsed < Duration::from_millis(100), "{elapsed:?}");
     let second = demo_network_data();
     // Bit-for-bit: compare through the store's encoding (PartialEq on f64 would accept -0 == 0).
-    assert_eq!(
-        mechafil_api::store::codec::encode(&first),
-        mechafil_api::store::codec::encode(&second)
-    );
+    assert_eq!(mechafil_api::store::codec::encode(&first), mechafil_api::store::codec::encode(&second));
     let snapshot = demo_snapshot();
     assert_eq!(snapshot.meta.source, SnapshotSource::Demo);
     assert_eq!((snapshot.meta.start_date, snapshot.meta.current_date), (DEMO_START_DATE, DEMO_CURRENT_DATE));
@@ -51,9 +48,15 @@ fn demo_passes_the_checks_fetched_data_passes() {
     }
     // Magnitudes of the real network.
     let last = s.history_len() - 1;
-    assert!((15.0..18.0).contains(&s.historical_raw_power_eib[0]) && (2.5..4.0).contains(&s.historical_raw_power_eib[last]));
+    assert!(
+        (15.0..18.0).contains(&s.historical_raw_power_eib[0])
+            && (2.5..4.0).contains(&s.historical_raw_power_eib[last])
+    );
     assert!(s.historical_qa_power_eib.iter().all(|v| (17.0..26.0).contains(v)));
-    assert!((350e6..400e6).contains(&supply.circulating_fil[0]) && (500e6..700e6).contains(&supply.circulating_fil[last]));
+    assert!(
+        (350e6..400e6).contains(&supply.circulating_fil[0])
+            && (500e6..700e6).contains(&supply.circulating_fil[last])
+    );
     assert!(supply.locked_fil.iter().all(|v| (95e6..145e6).contains(v)));
     assert_eq!(s.rb_known_scheduled_expire_vec.len(), 1275, "3.5 years of known expirations");
     assert_eq!(s.known_scheduled_pledge_release_full_vec.len(), 2340, "6.4 years of pledge releases");
@@ -65,7 +68,9 @@ fn default_simulation_on_the_demo_is_plausible() {
     let sim = Simulator::new(data.snapshot.clone()).unwrap();
     let out = sim.simulate(&SimParams::default()).unwrap();
     let series = |name: &str| out.get(name).unwrap().to_vec();
-    for name in ["rb_total_power_eib", "qa_total_power_eib", "circ_supply", "network_locked", "day_network_reward"] {
+    for name in
+        ["rb_total_power_eib", "qa_total_power_eib", "circ_supply", "network_locked", "day_network_reward"]
+    {
         let values = series(name);
         assert!(values.iter().all(|v| v.is_finite() && *v > 0.0), "{name} is finite and positive");
     }

@@ -13,7 +13,11 @@ use mechafil_api::network_data::{ExportFile, NetworkData};
 use serde_json::Value;
 
 fn cli(data_dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mechafil-api")).args(args).env("MECHAFIL_DATA_DIR", data_dir).output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_mechafil-api"))
+        .args(args)
+        .env("MECHAFIL_DATA_DIR", data_dir)
+        .output()
+        .unwrap()
 }
 
 fn ok(out: Output) -> String {
@@ -97,7 +101,8 @@ fn our_export_round_trips_with_supply_and_dates() {
     let back = NetworkData::from_export(&file, None).unwrap();
     assert_eq!(mechafil_api::store::codec::encode(&back), mechafil_api::store::codec::encode(&data));
     let value: Value = serde_json::from_str(&json).unwrap();
-    let keys: std::collections::BTreeSet<&str> = value.as_object().unwrap().keys().map(String::as_str).collect();
+    let keys: std::collections::BTreeSet<&str> =
+        value.as_object().unwrap().keys().map(String::as_str).collect();
     let expected = [
         "start_date",
         "current_date",

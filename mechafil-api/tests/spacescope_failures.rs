@@ -30,7 +30,10 @@ fn seeded_store(dir: &std::path::Path) -> SnapshotStore {
 }
 
 /// Runs `update_cache` with `fault` and returns its error; also checks the store kept the demo.
-async fn failed_update(fault: FaultFn, config: impl FnOnce(&str) -> SpacescopeConfig) -> (UpdateError, MockSpacescope) {
+async fn failed_update(
+    fault: FaultFn,
+    config: impl FnOnce(&str) -> SpacescopeConfig,
+) -> (UpdateError, MockSpacescope) {
     let dir = spacescope_dir().expect("checked by the caller");
     let data_dir = tempfile::tempdir().unwrap();
     let store = seeded_store(data_dir.path());
@@ -123,11 +126,16 @@ async fn a_request_that_hangs_times_out() {
     assert!(matches!(err, UpdateError::Fetch(FetchError::Transport { .. })), "{err}");
     let message = err.to_string();
     assert!(
-        message.contains("/v2/power/sectors_schedule_expiration (whole table) failed after 2 attempt(s): timed out"),
+        message.contains(
+            "/v2/power/sectors_schedule_expiration (whole table) failed after 2 attempt(s): timed out"
+        ),
         "{message}"
     );
     assert_eq!(mock.count(|p, _| p.ends_with("sectors_schedule_expiration")), 2);
-    assert!(started.elapsed() < Duration::from_secs(4), "gave up at the timeout, not when the server answered");
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "gave up at the timeout, not when the server answered"
+    );
 }
 
 #[tokio::test]
@@ -135,7 +143,8 @@ async fn a_timeout_that_clears_is_retried() {
     let Some(dir) = spacescope_dir() else { return };
     let data_dir = tempfile::tempdir().unwrap();
     let store = seeded_store(data_dir.path());
-    let fault: FaultFn = Arc::new(|req| (req.seen == 1 && req.is("deal_size")).then_some(Fault::Hang(Duration::from_secs(3))));
+    let fault: FaultFn =
+        Arc::new(|req| (req.seen == 1 && req.is("deal_size")).then_some(Fault::Hang(Duration::from_secs(3))));
     let mock = MockSpacescope::start(&dir, Mode::DataBacked, Some(fault)).await;
     let mut config = mock_config(&mock.base_url);
     config.request_timeout = Duration::from_millis(1000);
@@ -149,12 +158,15 @@ async fn malformed_json_is_not_retried() {
         return;
     }
     let fault: FaultFn = Arc::new(|req| {
-        (req.is("circulating_supply") && req.covers(day("2024-01-01"))).then(|| Fault::Body(r#"{"data": [{"stat_da"#.into()))
+        (req.is("circulating_supply") && req.covers(day("2024-01-01")))
+            .then(|| Fault::Body(r#"{"data": [{"stat_da"#.into()))
     });
     let (err, mock) = failed_update(fault, mock_config).await;
     let message = err.to_string();
     assert!(
-        message.contains("/v2/circulating_supply/circulating_supply for 2023-10-09 ..= 2024-01-07: malformed response"),
+        message.contains(
+            "/v2/circulating_supply/circulating_supply for 2023-10-09 ..= 2024-01-07: malformed response"
+        ),
         "{message}"
     );
     assert_eq!(mock.count(|p, q| p.ends_with("circulating_supply") && q["start_date"] == "2023-10-09"), 1);
@@ -172,8 +184,11 @@ async fn a_missing_day_is_named() {
     let (err, _) = failed_update(fault, mock_config).await;
     let message = err.to_string();
     assert!(
-        message.contains("/v2/power/network_storage_capacity for 2024-01-08 ..= 2024-04-07: no row for 2024-02-29")
-            || message.contains("/v2/power/network_storage_capacity for 2024-01-11 ..= 2024-04-10: no row for 2024-02-29"),
+        message.contains(
+            "/v2/power/network_storage_capacity for 2024-01-08 ..= 2024-04-07: no row for 2024-02-29"
+        ) || message.contains(
+            "/v2/power/network_storage_capacity for 2024-01-11 ..= 2024-04-10: no row for 2024-02-29"
+        ),
         "{message}"
     );
 }
@@ -235,7 +250,9 @@ async fn zeros_on_published_days_are_rejected() {
         last_onboarding_chunk(req).then_some(Fault::EditRows(|rows| {
             for (d, row) in rows.iter_mut() {
                 if *d >= day("2025-09-01") {
-                    for field in ["commit_rbp_32gib", "commit_rbp_64gib", "commit_qap_32gib", "commit_qap_64gib"] {
+                    for field in
+                        ["commit_rbp_32gib", "commit_rbp_64gib", "commit_qap_32gib", "commit_qap_64gib"]
+                    {
                         let key = format!("\"{field}\":");
                         let start = row.find(&key).unwrap() + key.len();
                         let end = start + row[start..].find([',', '}']).unwrap();
@@ -277,7 +294,15 @@ async fn update_cache_command_exits_non_zero_with_the_reason() {
     let mock = MockSpacescope::start(&dir, Mode::DataBacked, Some(fault)).await;
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_mechafil-api"));
     command
-        .args(["update-cache", "--start-date", "2022-10-10", "--current-date", "2025-09-09", "--window-days", "3650"])
+        .args([
+            "update-cache",
+            "--start-date",
+            "2022-10-10",
+            "--current-date",
+            "2025-09-09",
+            "--window-days",
+            "3650",
+        ])
         .env("MECHAFIL_DATA_DIR", data_dir.path())
         .env("SPACESCOPE_TOKEN", "fixture-token")
         .env("SPACESCOPE_BASE_URL", &mock.base_url)
@@ -288,8 +313,14 @@ async fn update_cache_command_exits_non_zero_with_the_reason() {
     let out = tokio::task::spawn_blocking(move || command.output()).await.unwrap().unwrap();
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("error: update-cache failed") && stderr.contains("/v2/deals/deal_size for 2025-03-13 ..= 2025-06-11: HTTP 503 after 3 attempt(s)")
-        || stderr.contains("/v2/deals/deal_size for 2025-06-12 ..= 2025-09-09: HTTP 503 after 3 attempt(s)"), "{stderr}");
+    assert!(
+        stderr.contains("error: update-cache failed")
+            && stderr
+                .contains("/v2/deals/deal_size for 2025-03-13 ..= 2025-06-11: HTTP 503 after 3 attempt(s)")
+            || stderr
+                .contains("/v2/deals/deal_size for 2025-06-12 ..= 2025-09-09: HTTP 503 after 3 attempt(s)"),
+        "{stderr}"
+    );
     let store = SnapshotStore::open(data_dir.path()).unwrap().store;
     assert_eq!(store.active().unwrap().unwrap().meta.source, SnapshotSource::Demo);
 }

@@ -73,7 +73,8 @@ async fn step_back_gives_up_after_ten_days() {
     let Some(dir) = spacescope_dir() else { return };
     let mock = MockSpacescope::start(&dir, Mode::DataBacked, None).await;
     let opts = FetchOptions { current_date: None, ..scenario() };
-    let err = fetch_network_data_at(&mock_config(&mock.base_url), &opts, day("2025-09-22")).await.unwrap_err();
+    let err =
+        fetch_network_data_at(&mock_config(&mock.base_url), &opts, day("2025-09-22")).await.unwrap_err();
     assert!(matches!(err, FetchError::NotPublished { .. }), "{err}");
     let message = err.to_string();
     assert!(message.contains("2025-09-21") && message.contains("2025-09-11"), "{message}");
@@ -104,7 +105,8 @@ async fn supply_history_is_the_daily_circulating_supply() {
     let supply = data.supply.as_ref().expect("fetched data carries the supply history");
     assert_eq!(supply.start_date, day("2022-10-10"));
     // The last row of the last supply chunk is 2025-09-09's; its values must be the last ones.
-    let body = read_json(&dir.join("responses/circulating_supply/circulating_supply/2025-07-07_2025-09-09.json"));
+    let body =
+        read_json(&dir.join("responses/circulating_supply/circulating_supply/2025-07-07_2025-09-09.json"));
     let last = body["data"].as_array().unwrap().last().unwrap().clone();
     assert_eq!(last["stat_date"], "2025-09-09T00:00:00Z");
     for (name, values) in supply.series() {

@@ -56,7 +56,8 @@ fn insert_activate_list_and_retention() {
 
     // An import of an older day is kept while active even though it is outside the newest three.
     store.insert_and_activate(&shifted(0), SnapshotSource::Import, Utc::now()).unwrap();
-    let dates: Vec<_> = store.list().unwrap().iter().map(|l| (l.meta.current_date.to_string(), l.active)).collect();
+    let dates: Vec<_> =
+        store.list().unwrap().iter().map(|l| (l.meta.current_date.to_string(), l.active)).collect();
     assert_eq!(
         dates,
         [
@@ -190,12 +191,17 @@ fn assert_old_snapshot_survived(data_dir: &Path) {
 fn a_process_killed_inside_its_write_transaction_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().join("data");
-    SnapshotStore::open(&data_dir).unwrap().store.insert_and_activate(&demo_network_data(), SnapshotSource::Demo, Utc::now()).unwrap();
+    SnapshotStore::open(&data_dir)
+        .unwrap()
+        .store
+        .insert_and_activate(&demo_network_data(), SnapshotSource::Demo, Utc::now())
+        .unwrap();
     let file = export_file(dir.path(), &shifted(1));
     let marker = dir.path().join("in-write-txn");
 
     // The test hook makes the import stop after its inserts, before its commit.
-    let child = import_process(&data_dir, &file).env("MECHAFIL_TEST_PAUSE_BEFORE_COMMIT", &marker).spawn().unwrap();
+    let child =
+        import_process(&data_dir, &file).env("MECHAFIL_TEST_PAUSE_BEFORE_COMMIT", &marker).spawn().unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     while !marker.exists() {
         assert!(Instant::now() < deadline, "the import never reached its write transaction");
@@ -232,7 +238,11 @@ fn processes_killed_at_arbitrary_moments_never_damage_the_store() {
     };
     for step in 0..8u32 {
         let data_dir = dir.path().join(format!("run{step}"));
-        SnapshotStore::open(&data_dir).unwrap().store.insert_and_activate(&demo_network_data(), SnapshotSource::Demo, Utc::now()).unwrap();
+        SnapshotStore::open(&data_dir)
+            .unwrap()
+            .store
+            .insert_and_activate(&demo_network_data(), SnapshotSource::Demo, Utc::now())
+            .unwrap();
         let child = import_process(&data_dir, &file).spawn().unwrap();
         std::thread::sleep(full.mul_f64(f64::from(step) / 7.0));
         kill(child);

@@ -71,7 +71,8 @@ pub async fn run(command: DataCommand, global: &GlobalArgs) -> anyhow::Result<()
     // `try_init`: the binary may already have installed a subscriber.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "mechafil_api=info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "mechafil_api=info".into()),
         )
         .with_writer(std::io::stderr)
         .try_init();
@@ -86,14 +87,16 @@ pub async fn run(command: DataCommand, global: &GlobalArgs) -> anyhow::Result<()
             println!("activated {}", describe(&meta));
         }
         DataCommand::Import { file, start_date } => {
-            let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
-            let parsed: ExportFile =
-                serde_json::from_str(&text).with_context(|| format!("{} is not a snapshot JSON file", file.display()))?;
+            let text =
+                std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+            let parsed: ExportFile = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not a snapshot JSON file", file.display()))?;
             let data = NetworkData::from_export(&parsed, start_date)
                 .with_context(|| format!("{} cannot be imported", file.display()))?;
-            let meta = blocking(store, move |s| s.insert_and_activate(&data, SnapshotSource::Import, Utc::now()))
-                .await
-                .context("storing the imported snapshot")?;
+            let meta =
+                blocking(store, move |s| s.insert_and_activate(&data, SnapshotSource::Import, Utc::now()))
+                    .await
+                    .context("storing the imported snapshot")?;
             println!("imported and activated {}", describe(&meta));
         }
         DataCommand::Export { file, date } => {

@@ -117,13 +117,16 @@ impl SpacescopeClient {
                 "transport error"
             };
             // Transport failures are transient by nature: always worth another attempt.
-            Attempt::Retry { error: FetchError::Transport { target, attempts: attempt, kind, source }, retry_after: None }
+            Attempt::Retry {
+                error: FetchError::Transport { target, attempts: attempt, kind, source },
+                retry_after: None,
+            }
         };
-        let response =
-            match self.http.get(url).header(AUTHORIZATION, self.authorization.clone()).send().await {
-                Ok(response) => response,
-                Err(e) => return transport(e),
-            };
+        let response = match self.http.get(url).header(AUTHORIZATION, self.authorization.clone()).send().await
+        {
+            Ok(response) => response,
+            Err(e) => return transport(e),
+        };
         let status = response.status();
         let retry_after = response
             .headers()
@@ -164,7 +167,9 @@ impl SpacescopeClient {
 /// without a dependency on an RNG crate.
 fn unit_random() -> f64 {
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
+    hasher.write_u128(
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos(),
+    );
     (hasher.finish() >> 11) as f64 / (1u64 << 53) as f64
 }
 

@@ -64,6 +64,9 @@ impl Default for FetchOptions {
 /// Fetches everything DATA.md lists and derives the [`NetworkData`]; validated before it is
 /// returned. "Yesterday" is read from the UTC wall clock only when `opts.current_date` is `None`
 /// ([`fetch_network_data_at`] takes "today" as an argument instead).
-pub async fn fetch_network_data(config: &SpacescopeConfig, opts: &FetchOptions) -> Result<NetworkData, FetchError> {
+pub async fn fetch_network_data(
+    config: &SpacescopeConfig,
+    opts: &FetchOptions,
+) -> Result<NetworkData, FetchError> {
     fetch_network_data_at(config, opts, Utc::now().date_naive()).await
 }

@@ -15,11 +15,13 @@ use super::client::{Body, SpacescopeClient};
 use super::dates::{DateRange, add_days, current_date_candidates, sub_days};
 use super::error::{DataProblem, Endpoint, FetchError, RequestTarget};
 use super::wire::{
-    CapacityRow, DealRow, OnboardingRow, SectorRow, SupplyRow, WireRow, collect_days, parse_rows, require_days,
+    CapacityRow, DealRow, OnboardingRow, SectorRow, SupplyRow, WireRow, collect_days, parse_rows,
+    require_days,
 };
 use super::{FetchOptions, SpacescopeConfig};
 use crate::network_data::{
-    DatedSeries, NetworkData, RECENT_WINDOW_DAYS, RecentHistory, SMOOTHING_VALUES, SupplyHistory, median_of_last,
+    DatedSeries, NetworkData, RECENT_WINDOW_DAYS, RecentHistory, SMOOTHING_VALUES, SupplyHistory,
+    median_of_last,
 };
 
 /// Look-back of the locked-reward estimate (`start - 185 ..= start`).
@@ -37,7 +39,9 @@ pub async fn fetch_network_data_at(
     let client = SpacescopeClient::new(config)?;
     let start = opts.start_date;
     if start < NETWORK_START {
-        return Err(FetchError::Options(format!("start_date {start} is before the network start {NETWORK_START}")));
+        return Err(FetchError::Options(format!(
+            "start_date {start} is before the network start {NETWORK_START}"
+        )));
     }
     if opts.window_days == 0 {
         return Err(FetchError::Options("window_days must be at least 1".into()));
@@ -276,8 +280,18 @@ impl SectorDay {
 }
 
 fn derive(inputs: Inputs) -> Result<NetworkData, FetchError> {
-    let Inputs { start, current, end_date, history, sectors, vested, capped, lookback, recent_onboarding, deals } =
-        inputs;
+    let Inputs {
+        start,
+        current,
+        end_date,
+        history,
+        sectors,
+        vested,
+        capped,
+        lookback,
+        recent_onboarding,
+        deals,
+    } = inputs;
     let history_range = DateRange { start, end: current };
     check_history(&history, history_range)?;
 
@@ -327,7 +341,11 @@ fn derive(inputs: Inputs) -> Result<NetworkData, FetchError> {
         .ok_or(FetchError::Data { target: vested_target, problem: DataProblem::MissingDay { day: start } })?
         .vested_fil;
     let (zero_cum_capped_power_eib, init_baseline_eib) = cumulative_capped_power(&capped, start)?;
-    check_recent_flows(DateRange { start: sub_days(current, RECENT_WINDOW_DAYS), end: current }, &recent_onboarding, &deals)?;
+    check_recent_flows(
+        DateRange { start: sub_days(current, RECENT_WINDOW_DAYS), end: current },
+        &recent_onboarding,
+        &deals,
+    )?;
     let recent = recent_history(current, &sectors, &recent_onboarding, &deals);
 
     let snapshot = Snapshot {
@@ -368,7 +386,8 @@ fn derive(inputs: Inputs) -> Result<NetworkData, FetchError> {
 /// rows of zeros).
 fn check_history(history: &History, range: DateRange) -> Result<(), FetchError> {
     let stock = |endpoint, field, values: Vec<(NaiveDate, f64)>| -> Result<(), FetchError> {
-        match values.into_iter().find(|(_, v)| !(*v > 0.0)) {
+        // Parsed values are finite, so "not positive" is "<= 0".
+        match values.into_iter().find(|(_, v)| *v <= 0.0) {
             Some((day, value)) => Err(FetchError::Data {
                 target: RequestTarget { endpoint, range: Some(range) },
                 problem: DataProblem::NotPositive { field, day, value },
@@ -413,7 +432,11 @@ fn check_recent_flows(
 }
 
 /// A daily flow may be zero on at most one day in 20, and not on its last day.
-pub fn check_flow(target: RequestTarget, field: &'static str, values: &[(NaiveDate, f64)]) -> Result<(), FetchError> {
+pub fn check_flow(
+    target: RequestTarget,
+    field: &'static str,
+    values: &[(NaiveDate, f64)],
+) -> Result<(), FetchError> {
     if let Some((day, _)) = values.last().filter(|(_, v)| *v == 0.0) {
         return Err(FetchError::Data { target, problem: DataProblem::ZeroOnLatestDay { field, day: *day } });
     }
@@ -534,7 +557,10 @@ fn recent_history(
         })
         .collect();
     RecentHistory {
-        raw_byte_power: DatedSeries { start_date: recent_start, values: raw_byte_power.into_values().collect() },
+        raw_byte_power: DatedSeries {
+            start_date: recent_start,
+            values: raw_byte_power.into_values().collect(),
+        },
         renewal_rate: DatedSeries { start_date: recent_start, values: renewal_rate },
         filplus_rate: DatedSeries { start_date: recent_start, values: filplus },
     }
@@ -584,7 +610,9 @@ mod tests {
         let day0: NaiveDate = "2025-01-01".parse().unwrap();
         let target = RequestTarget { endpoint: Endpoint::Onboarding, range: None };
         let series = |zero_at: &[usize]| -> Vec<(NaiveDate, f64)> {
-            (0..40).map(|i| (add_days(day0, i as u64), if zero_at.contains(&i) { 0.0 } else { 1.0 })).collect()
+            (0..40)
+                .map(|i| (add_days(day0, i as u64), if zero_at.contains(&i) { 0.0 } else { 1.0 }))
+                .collect()
         };
         assert!(check_flow(target, "x", &series(&[3, 9])).is_ok());
         let err = check_flow(target, "x", &series(&[3, 9, 12])).unwrap_err().to_string();

@@ -57,8 +57,11 @@ impl Fields<'_> {
         let raw = self.map.get(field).ok_or(DataProblem::MissingField { day: self.day, field })?;
         let literal = raw.get();
         if literal.starts_with('"') {
-            serde_json::from_str::<String>(literal)
-                .map_err(|_| DataProblem::NotNumeric { day: self.day, field, found: literal.to_string() })
+            serde_json::from_str::<String>(literal).map_err(|_| DataProblem::NotNumeric {
+                day: self.day,
+                field,
+                found: literal.to_string(),
+            })
         } else {
             Ok(literal.to_string())
         }
@@ -81,8 +84,8 @@ struct Envelope<'a> {
 
 /// Parses one response body into `(day, row)` pairs, in the order received.
 pub fn parse_rows<R: WireRow>(target: RequestTarget, body: &[u8]) -> Result<Vec<(NaiveDate, R)>, FetchError> {
-    let envelope: Envelope<'_> = serde_json::from_slice(body)
-        .map_err(|e| FetchError::Malformed { target, detail: e.to_string() })?;
+    let envelope: Envelope<'_> =
+        serde_json::from_slice(body).map_err(|e| FetchError::Malformed { target, detail: e.to_string() })?;
     let code = envelope.code.unwrap_or(0);
     if code != 0 {
         return Err(FetchError::Api { target, code, message: envelope.message.unwrap_or_default() });
@@ -96,12 +99,9 @@ pub fn parse_rows<R: WireRow>(target: RequestTarget, body: &[u8]) -> Result<Vec<
         .enumerate()
         .map(|(index, map)| {
             let raw_date = map.get(date_field).map(|r| r.get()).unwrap_or("(absent)");
-            let day = serde_json::from_str::<String>(raw_date)
-                .ok()
-                .and_then(|s| parse_day(&s))
-                .ok_or_else(|| {
-                    data_error(DataProblem::BadDate { index, field: date_field, found: raw_date.to_string() })
-                })?;
+            let day = serde_json::from_str::<String>(raw_date).ok().and_then(|s| parse_day(&s)).ok_or_else(
+                || data_error(DataProblem::BadDate { index, field: date_field, found: raw_date.to_string() }),
+            )?;
             let row = R::from_fields(&Fields { day, map }).map_err(data_error)?;
             Ok((day, row))
         })
@@ -312,12 +312,14 @@ mod tests {
             "total_qa_bytes_power":1,"baseline_power":1}]}"#;
         let err = parse_rows::<CapacityRow>(target, body).unwrap_err().to_string();
         assert!(err.contains("total_raw_bytes_power on 2025-01-02") && err.contains("n/a"), "{err}");
-        let body = br#"{"data":[{"stat_date":"2025-01-02T00:00:00Z","total_qa_bytes_power":1,"baseline_power":1}]}"#;
+        let body =
+            br#"{"data":[{"stat_date":"2025-01-02T00:00:00Z","total_qa_bytes_power":1,"baseline_power":1}]}"#;
         let err = parse_rows::<CapacityRow>(target, body).unwrap_err().to_string();
         assert!(err.contains("no field total_raw_bytes_power"), "{err}");
         let err = parse_rows::<CapacityRow>(target, b"{\"data\": [").unwrap_err();
         assert!(matches!(err, FetchError::Malformed { .. }), "{err}");
-        let err = parse_rows::<CapacityRow>(target, br#"{"code":7,"message":"quota","data":null}"#).unwrap_err();
+        let err =
+            parse_rows::<CapacityRow>(target, br#"{"code":7,"message":"quota","data":null}"#).unwrap_err();
         assert!(err.to_string().contains("code 7: quota"), "{err}");
     }
 
@@ -334,9 +336,11 @@ mod tests {
     fn collect_sorts_merges_and_rejects() {
         let range = DateRange::new(d("2025-01-01"), d("2025-01-03")).unwrap();
         let target = RequestTarget { endpoint: Endpoint::DealSize, range: Some(range) };
-        let row = |v: f64| DealRow { daily_activated_regular_deal_size: v, daily_activated_verified_deal_size: v };
+        let row =
+            |v: f64| DealRow { daily_activated_regular_deal_size: v, daily_activated_verified_deal_size: v };
         let mut map = BTreeMap::new();
-        collect_days(target, vec![(d("2025-01-03"), row(3.0)), (d("2025-01-01"), row(1.0))], &mut map).unwrap();
+        collect_days(target, vec![(d("2025-01-03"), row(3.0)), (d("2025-01-01"), row(1.0))], &mut map)
+            .unwrap();
         collect_days(target, vec![(d("2025-01-01"), row(1.0))], &mut map).unwrap();
         assert_eq!(map.keys().copied().collect::<Vec<_>>(), vec![d("2025-01-01"), d("2025-01-03")]);
         let err = require_days(target, &map, range).unwrap_err().to_string();

@@ -103,7 +103,11 @@ pub fn decode(bytes: &[u8]) -> Result<NetworkData, DecodeError> {
     let snapshot = Snapshot {
         start_date: r.date()?,
         current_date: r.date()?,
-        smoothed: SmoothedMetrics { raw_byte_power: r.f64()?, renewal_rate: r.f64()?, filplus_rate: r.f64()? },
+        smoothed: SmoothedMetrics {
+            raw_byte_power: r.f64()?,
+            renewal_rate: r.f64()?,
+            filplus_rate: r.f64()?,
+        },
         rb_power_zero: r.f64()?,
         qa_power_zero: r.f64()?,
         historical_raw_power_eib: r.floats()?,
@@ -125,8 +129,11 @@ pub fn decode(bytes: &[u8]) -> Result<NetworkData, DecodeError> {
         burnt_fil_vec: r.floats()?,
         historical_renewal_rate: r.floats()?,
     };
-    let mut series = || -> Result<DatedSeries, DecodeError> { Ok(DatedSeries { start_date: r.date()?, values: r.floats()? }) };
-    let recent = RecentHistory { raw_byte_power: series()?, renewal_rate: series()?, filplus_rate: series()? };
+    let mut series = || -> Result<DatedSeries, DecodeError> {
+        Ok(DatedSeries { start_date: r.date()?, values: r.floats()? })
+    };
+    let recent =
+        RecentHistory { raw_byte_power: series()?, renewal_rate: series()?, filplus_rate: series()? };
     let supply = r.opt(|r| {
         Ok(SupplyHistory {
             start_date: r.date()?,
@@ -182,7 +189,11 @@ struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
-        let end = self.pos.checked_add(n).filter(|e| *e <= self.bytes.len()).ok_or(DecodeError::Truncated(self.pos))?;
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|e| *e <= self.bytes.len())
+            .ok_or(DecodeError::Truncated(self.pos))?;
         let out = &self.bytes[self.pos..end];
         self.pos = end;
         Ok(out)
@@ -198,16 +209,23 @@ impl<'a> Reader<'a> {
 
     fn date(&mut self) -> Result<NaiveDate, DecodeError> {
         let at = self.pos;
-        NaiveDate::from_num_days_from_ce_opt(i32::from_le_bytes(self.array()?)).ok_or(DecodeError::Invalid("date", at))
+        NaiveDate::from_num_days_from_ce_opt(i32::from_le_bytes(self.array()?))
+            .ok_or(DecodeError::Invalid("date", at))
     }
 
     fn floats(&mut self) -> Result<Vec<f64>, DecodeError> {
         let len = u32::from_le_bytes(self.array()?) as usize;
         let raw = self.take(len.checked_mul(8).ok_or(DecodeError::Truncated(self.pos))?)?;
-        Ok(raw.chunks_exact(8).map(|c| f64::from_bits(u64::from_le_bytes(c.try_into().expect("8 bytes")))).collect())
+        Ok(raw
+            .chunks_exact(8)
+            .map(|c| f64::from_bits(u64::from_le_bytes(c.try_into().expect("8 bytes"))))
+            .collect())
     }
 
-    fn opt<T>(&mut self, read: impl FnOnce(&mut Self) -> Result<T, DecodeError>) -> Result<Option<T>, DecodeError> {
+    fn opt<T>(
+        &mut self,
+        read: impl FnOnce(&mut Self) -> Result<T, DecodeError>,
+    ) -> Result<Option<T>, DecodeError> {
         let at = self.pos;
         match self.take(1)?[0] {
             0 => Ok(None),
@@ -236,7 +254,9 @@ mod tests {
         data.end_date = None;
         data.snapshot.locked_reward_zero = None;
         let back = decode(&encode(&data)).unwrap();
-        assert!(back.supply.is_none() && back.end_date.is_none() && back.snapshot.locked_reward_zero.is_none());
+        assert!(
+            back.supply.is_none() && back.end_date.is_none() && back.snapshot.locked_reward_zero.is_none()
+        );
     }
 
     #[test]

@@ -28,10 +28,17 @@ pub fn day(s: &str) -> NaiveDate {
     s.parse().expect("valid date")
 }
 
+/// A recorded request as `replay_server.py` keys it: path and sorted query pairs.
+type RequestKey = (String, Vec<(String, String)>);
+/// Requests served, in order: path and query.
+type RequestLog = Arc<Mutex<Vec<(String, BTreeMap<String, String>)>>>;
+/// Rows of one response: day and raw JSON row.
+pub type Rows = Vec<(NaiveDate, String)>;
+
 /// The recorded responses, loaded once per test process.
 struct Recording {
     /// (path, sorted query pairs) -> body, as `replay_server.py` matches requests.
-    by_request: HashMap<(String, Vec<(String, String)>), Arc<Vec<u8>>>,
+    by_request: HashMap<RequestKey, Arc<Vec<u8>>>,
     /// path -> day -> the raw JSON row, merged over every recorded window.
     rows: HashMap<String, BTreeMap<NaiveDate, String>>,
 }
@@ -116,7 +123,7 @@ pub enum Fault {
     /// Answer 200 with this body.
     Body(String),
     /// Answer normally after editing the rows (day, raw JSON row).
-    EditRows(fn(&mut Vec<(NaiveDate, String)>)),
+    EditRows(fn(&mut Rows)),
 }
 
 pub type FaultFn = Arc<dyn Fn(&MockRequest) -> Option<Fault> + Send + Sync>;
@@ -126,13 +133,13 @@ struct MockState {
     mode: Mode,
     recording: &'static Recording,
     fault: Option<FaultFn>,
-    log: Arc<Mutex<Vec<(String, BTreeMap<String, String>)>>>,
+    log: RequestLog,
 }
 
 /// A mock Spacescope listening on 127.0.0.1; stops when dropped.
 pub struct MockSpacescope {
     pub base_url: String,
-    log: Arc<Mutex<Vec<(String, BTreeMap<String, String>)>>>,
+    log: RequestLog,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -219,7 +226,7 @@ async fn handle(State(state): State<MockState>, uri: Uri, headers: HeaderMap) ->
         return envelope_error(401, "missing or invalid authorization header");
     }
     let request = MockRequest { path: path.clone(), query: query.clone(), seen };
-    let mut edit: Option<fn(&mut Vec<(NaiveDate, String)>)> = None;
+    let mut edit: Option<fn(&mut Rows)> = None;
     match state.fault.as_ref().and_then(|f| f(&request)) {
         Some(Fault::Status(status)) => return envelope_error(status, "injected failure"),
         Some(Fault::Hang(d)) => tokio::time::sleep(d).await,
@@ -234,18 +241,23 @@ async fn handle(State(state): State<MockState>, uri: Uri, headers: HeaderMap) ->
         f(&mut rows);
     }
     let data: Vec<&str> = rows.iter().map(|(_, r)| r.as_str()).collect();
-    let body = format!(r#"{{"request_id":"mock","code":0,"message":"success.","data":[{}]}}"#, data.join(","));
+    let body =
+        format!(r#"{{"request_id":"mock","code":0,"message":"success.","data":[{}]}}"#, data.join(","));
     Response::new(Body::from(body))
 }
 
 /// The rows to answer with, or `None` for a 404.
-fn select_rows(state: &MockState, path: &str, query: &BTreeMap<String, String>) -> Option<Vec<(NaiveDate, String)>> {
+fn select_rows(
+    state: &MockState,
+    path: &str,
+    query: &BTreeMap<String, String>,
+) -> Option<Vec<(NaiveDate, String)>> {
     let all = state.recording.rows.get(path)?;
     if state.mode == Mode::Strict {
         let key = (path.to_string(), query.iter().map(|(k, v)| (k.clone(), v.clone())).collect::<Vec<_>>());
         state.recording.by_request.get(&key)?;
     }
-    let rows: Vec<(NaiveDate, String)> = match (query.get("start_date"), query.get("end_date")) {
+    let rows: Rows = match (query.get("start_date"), query.get("end_date")) {
         (Some(s), Some(e)) => all.range(day(s)..=day(e)).map(|(d, r)| (*d, r.clone())).collect(),
         (None, None) => all.iter().map(|(d, r)| (*d, r.clone())).collect(),
         _ => return None,
@@ -309,5 +321,6 @@ pub fn compare_with_expected(ours: &Value, expected: &Value) -> Result<f64, Stri
 }
 
 pub fn read_json(path: &Path) -> Value {
-    serde_json::from_slice(&std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))).unwrap()
+    serde_json::from_slice(&std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
+        .unwrap()
 }
