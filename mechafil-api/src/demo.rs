@@ -13,11 +13,10 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use mechafil_core::constants::PIB_PER_EIB;
-use mechafil_core::{MAX_FORECAST_DAYS, SmoothedMetrics, Snapshot};
+use mechafil_core::{MAX_FORECAST_DAYS, Snapshot};
 
 use crate::network_data::{
-    DatedSeries, NetworkData, RECENT_WINDOW_DAYS, RecentHistory, SMOOTHING_VALUES, SnapshotMeta,
-    SnapshotSource, SupplyHistory, median_of_last,
+    DatedSeries, NetworkData, RECENT_WINDOW_DAYS, RecentHistory, SnapshotMeta, SnapshotSource, SupplyHistory,
 };
 use crate::spacescope::dates::{add_days, sub_days};
 use crate::spacescope::pipeline::mean_daily_increase;
@@ -129,11 +128,7 @@ pub fn demo_network_data() -> NetworkData {
     let snapshot = Snapshot {
         start_date: DEMO_START_DATE,
         current_date: DEMO_CURRENT_DATE,
-        smoothed: SmoothedMetrics {
-            raw_byte_power: median_of_last(&recent.raw_byte_power.values, SMOOTHING_VALUES),
-            renewal_rate: median_of_last(&recent.renewal_rate.values, SMOOTHING_VALUES),
-            filplus_rate: median_of_last(&recent.filplus_rate.values, SMOOTHING_VALUES),
-        },
+        smoothed: recent.smoothed(),
         rb_power_zero: raw_eib[h - 1] * PIB_PER_EIB,
         qa_power_zero: qa_eib[h - 1] * PIB_PER_EIB,
         historical_raw_power_eib: raw_eib,

@@ -9,7 +9,7 @@
 
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use mechafil_core::reference::{OfflineData, RecentArrays, ReferenceSmoothed};
-use mechafil_core::{ImportError, ReferenceSnapshot, Snapshot, SnapshotError};
+use mechafil_core::{ImportError, ReferenceSnapshot, SmoothedMetrics, Snapshot, SnapshotError};
 use serde::{Deserialize, Serialize};
 
 /// A daily series with the date of its first value.
@@ -164,6 +164,17 @@ pub fn median_of_last(values: &[f64], n: usize) -> f64 {
     if sorted.len() % 2 == 1 { sorted[mid] } else { (sorted[mid - 1] + sorted[mid]) / 2.0 }
 }
 
+impl RecentHistory {
+    /// The smoothed defaults these series give: the median of the last 30 values of each.
+    pub fn smoothed(&self) -> SmoothedMetrics {
+        SmoothedMetrics {
+            raw_byte_power: median_of_last(&self.raw_byte_power.values, SMOOTHING_VALUES),
+            renewal_rate: median_of_last(&self.renewal_rate.values, SMOOTHING_VALUES),
+            filplus_rate: median_of_last(&self.filplus_rate.values, SMOOTHING_VALUES),
+        }
+    }
+}
+
 /// Equal as stored numbers: bit-identical, or both NaN.
 fn same_number(a: f64, b: f64) -> bool {
     a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
@@ -204,12 +215,12 @@ impl NetworkData {
                 });
             }
         }
-        for (metric, stored, series) in [
-            ("raw_byte_power", s.smoothed.raw_byte_power, &r.raw_byte_power),
-            ("renewal_rate", s.smoothed.renewal_rate, &r.renewal_rate),
-            ("filplus_rate", s.smoothed.filplus_rate, &r.filplus_rate),
+        let medians = r.smoothed();
+        for (metric, stored, median) in [
+            ("raw_byte_power", s.smoothed.raw_byte_power, medians.raw_byte_power),
+            ("renewal_rate", s.smoothed.renewal_rate, medians.renewal_rate),
+            ("filplus_rate", s.smoothed.filplus_rate, medians.filplus_rate),
         ] {
-            let median = median_of_last(&series.values, SMOOTHING_VALUES);
             if !same_number(stored, median) {
                 return Err(NetworkDataError::Smoothed { metric, stored, median });
             }
@@ -352,6 +363,9 @@ pub struct RecentStartDates {
 /// The file `export` writes and `import` reads: the reference service's layout (DATA.md, "Output
 /// format") with explicit dates, plus `historical_arrays_start_dates` and `supply_history`. A
 /// reference export (no dates, no extra keys, extra keys of its own such as `message`) reads too.
+///
+/// The first six fields are [`ReferenceSnapshot`]'s, repeated rather than `#[serde(flatten)]`ed:
+/// flattening buffers the whole document and loses serde_json's line/column in parse errors.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExportFile {
     /// First history day.

@@ -54,6 +54,18 @@ pub struct SnapshotStore {
     retention: usize,
 }
 
+impl std::fmt::Debug for SnapshotStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SnapshotStore").field("path", &self.path).field("retention", &self.retention).finish()
+    }
+}
+
+// Shared by the HTTP handlers and the update task.
+const _: () = {
+    const fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<SnapshotStore>();
+};
+
 /// An opened store, and where a damaged file was moved, if one was.
 pub struct OpenedStore {
     /// The store.

@@ -8,8 +8,8 @@
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
+use mechafil_core::Snapshot;
 use mechafil_core::constants::{EXBI, NETWORK_START, PIB, PIB_PER_EIB};
-use mechafil_core::{SmoothedMetrics, Snapshot};
 
 use super::client::{Body, SpacescopeClient};
 use super::dates::{DateRange, add_days, current_date_candidates, sub_days};
@@ -19,10 +19,7 @@ use super::wire::{
     require_days,
 };
 use super::{FetchOptions, SpacescopeConfig};
-use crate::network_data::{
-    DatedSeries, NetworkData, RECENT_WINDOW_DAYS, RecentHistory, SMOOTHING_VALUES, SupplyHistory,
-    median_of_last,
-};
+use crate::network_data::{DatedSeries, NetworkData, RECENT_WINDOW_DAYS, RecentHistory, SupplyHistory};
 
 /// Look-back of the locked-reward estimate (`start - 185 ..= start`).
 const LOCKED_REWARD_LOOKBACK_DAYS: u64 = 185;
@@ -351,11 +348,7 @@ fn derive(inputs: Inputs) -> Result<NetworkData, FetchError> {
     let snapshot = Snapshot {
         start_date: start,
         current_date: current,
-        smoothed: SmoothedMetrics {
-            raw_byte_power: median_of_last(&recent.raw_byte_power.values, SMOOTHING_VALUES),
-            renewal_rate: median_of_last(&recent.renewal_rate.values, SMOOTHING_VALUES),
-            filplus_rate: median_of_last(&recent.filplus_rate.values, SMOOTHING_VALUES),
-        },
+        smoothed: recent.smoothed(),
         rb_power_zero: raw_eib[raw_eib.len() - 1] * PIB_PER_EIB,
         qa_power_zero: qa_eib[qa_eib.len() - 1] * PIB_PER_EIB,
         historical_raw_power_eib: raw_eib,
