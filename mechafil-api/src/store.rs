@@ -150,14 +150,20 @@ pub enum StoreError {
         source: Box<redb::Error>,
     },
     /// A stored record cannot be decoded.
-    #[error("stored {what} for {current_date} cannot be read: {detail}")]
+    #[error("stored {what} cannot be read: {detail}")]
     Decode {
-        /// `snapshot` or `metadata`.
-        what: &'static str,
-        /// Its key.
-        current_date: NaiveDate,
+        /// Which record, e.g. `snapshot for 2025-09-09`.
+        what: String,
         /// Why.
         detail: String,
+    },
+    /// The database file cannot be opened even after moving the old one aside.
+    #[error("{} cannot be opened: {reason}", path.display())]
+    Unreadable {
+        /// The database file.
+        path: PathBuf,
+        /// redb's reason.
+        reason: String,
     },
     /// The snapshot to store is inconsistent.
     #[error("refusing to store an inconsistent snapshot: {0}")]
@@ -175,6 +181,8 @@ fn key_of(day: NaiveDate) -> i32 {
     day.num_days_from_ce()
 }
 
+/// The day of a key. Keys are only ever written by [`key_of`], so the fallback is unreachable
+/// in practice; it keeps a damaged key an error message rather than a panic.
 fn day_of(key: i32) -> NaiveDate {
     NaiveDate::from_num_days_from_ce_opt(key).unwrap_or(NaiveDate::MIN)
 }
@@ -219,11 +227,7 @@ impl SnapshotStore {
                 })?;
                 let db = open_database(&path).map_err(|f| match f {
                     OpenFailure::Other(e) => e,
-                    OpenFailure::Unreadable(reason) => StoreError::Decode {
-                        what: "database",
-                        current_date: NaiveDate::MIN,
-                        detail: format!("a fresh database is unreadable: {reason}"),
-                    },
+                    OpenFailure::Unreadable(reason) => StoreError::Unreadable { path: path.clone(), reason },
                 })?;
                 Ok(OpenedStore {
                     store: SnapshotStore { db: Arc::new(db), path, retention },
@@ -357,19 +361,16 @@ impl SnapshotStore {
         let Some(value) = state.get("last_update_attempt").map_err(db_err("read update attempt"))? else {
             return Ok(None);
         };
-        serde_json::from_slice(value.value()).map(Some).map_err(|e| StoreError::Decode {
-            what: "last update attempt",
-            current_date: NaiveDate::MIN,
-            detail: e.to_string(),
-        })
+        serde_json::from_slice(value.value())
+            .map(Some)
+            .map_err(|e| StoreError::Decode { what: "last update attempt".into(), detail: e.to_string() })
     }
 }
 
 fn read_active(state: &impl ReadableTable<&'static str, &'static [u8]>) -> Result<Option<i32>, StoreError> {
     let Some(value) = state.get("active").map_err(db_err("read active"))? else { return Ok(None) };
     let bytes: [u8; 4] = value.value().try_into().map_err(|_| StoreError::Decode {
-        what: "active marker",
-        current_date: NaiveDate::MIN,
+        what: "active marker".into(),
         detail: format!("{} bytes instead of 4", value.value().len()),
     })?;
     Ok(Some(i32::from_le_bytes(bytes)))
@@ -384,8 +385,7 @@ fn load(
     let bytes =
         snapshots.get(key).map_err(db_err("read snapshot"))?.ok_or(StoreError::NotFound(current_date))?;
     let data = codec::decode(bytes.value()).map_err(|e| StoreError::Decode {
-        what: "snapshot",
-        current_date,
+        what: format!("snapshot for {current_date}"),
         detail: e.to_string(),
     })?;
     let meta_bytes =
@@ -395,8 +395,7 @@ fn load(
 
 fn parse_meta(key: i32, bytes: &[u8]) -> Result<SnapshotMeta, StoreError> {
     serde_json::from_slice(bytes).map_err(|e| StoreError::Decode {
-        what: "metadata",
-        current_date: day_of(key),
+        what: format!("metadata for {}", day_of(key)),
         detail: e.to_string(),
     })
 }
