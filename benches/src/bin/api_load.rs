@@ -193,7 +193,8 @@ async fn concurrency(url: &str, clients: usize, seconds: u64, body: &str) -> Res
 }
 
 fn rss_kib(pid: u32) -> Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).context("reading /proc/<pid>/status")?;
+    let status =
+        std::fs::read_to_string(format!("/proc/{pid}/status")).context("reading /proc/<pid>/status")?;
     let line = status.lines().find(|l| l.starts_with("VmRSS:")).context("no VmRSS")?;
     Ok(line.split_whitespace().nth(1).context("VmRSS value")?.parse()?)
 }
@@ -266,7 +267,9 @@ async fn cold_start(binary: &PathBuf, data_dir: &PathBuf, runs: usize) -> Result
 async fn main() -> Result<()> {
     match Args::parse().command {
         Command::Latency { url, requests, body } => latency(&url, requests, &body).await,
-        Command::Concurrency { url, clients, seconds, body } => concurrency(&url, clients, seconds, &body).await,
+        Command::Concurrency { url, clients, seconds, body } => {
+            concurrency(&url, clients, seconds, &body).await
+        }
         Command::Memory { url, pid, lengths } => memory(&url, pid, lengths).await,
         Command::ColdStart { binary, data_dir, runs } => cold_start(&binary, &data_dir, runs).await,
     }

@@ -1,17 +1,201 @@
 //! Data-layer commands: `update-cache`, `import`, `export`, `snapshots`, `activate`.
+//!
+//! ```text
+//! mechafil-api update-cache [--start-date D] [--current-date D] [--window-days W]
+//! mechafil-api import FILE [--start-date D]
+//! mechafil-api export FILE [--date D]
+//! mechafil-api snapshots
+//! mechafil-api activate DATE
+//! ```
+//! All act on the store in `--data-dir` / `$MECHAFIL_DATA_DIR`. Failures print the reason and
+//! exit non-zero; the active snapshot is then unchanged.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use chrono::{NaiveDate, Utc};
 
 use super::GlobalArgs;
+use crate::network_data::{ExportFile, NetworkData, SnapshotMeta, SnapshotSource};
+use crate::spacescope::{DEFAULT_START_DATE, FetchOptions, SpacescopeConfig};
+use crate::store::{OpenedStore, SnapshotStore, UpdateOutcome};
+use crate::update::update_cache;
 
 /// The data-layer subcommands.
 #[derive(clap::Subcommand, Debug, Clone)]
 pub enum DataCommand {
     /// Fetch network data from Spacescope into the store and activate it.
-    UpdateCache,
+    ///
+    /// Needs SPACESCOPE_TOKEN or SPACESCOPE_AUTH_FILE. The dates pin a scenario so it can be
+    /// replayed; without --current-date the latest published day is used.
+    UpdateCache {
+        /// First history day.
+        #[arg(long, default_value_t = DEFAULT_START_DATE)]
+        start_date: NaiveDate,
+        /// Last history day (default: yesterday UTC, stepping back while not yet published).
+        #[arg(long)]
+        current_date: Option<NaiveDate>,
+        /// Longest forecast, in days, to keep known expirations and pledge releases for.
+        #[arg(long, default_value_t = mechafil_core::MAX_FORECAST_DAYS)]
+        window_days: usize,
+    },
+    /// Import a snapshot JSON file (the reference service's layout, or our export) and activate it.
+    Import {
+        /// The JSON file.
+        file: PathBuf,
+        /// First history day; required when the file does not say.
+        #[arg(long)]
+        start_date: Option<NaiveDate>,
+    },
+    /// Write a stored snapshot (the active one by default) as JSON in the reference layout, with
+    /// explicit dates and the supply history.
+    Export {
+        /// Output file (written atomically).
+        file: PathBuf,
+        /// The current_date of the snapshot to export.
+        #[arg(long)]
+        date: Option<NaiveDate>,
+    },
+    /// List the stored snapshots and which one is active.
+    Snapshots,
+    /// Make the stored snapshot of DATE the active one.
+    Activate {
+        /// Its current_date.
+        date: NaiveDate,
+    },
 }
 
 /// Runs one data-layer command.
-pub async fn run(command: DataCommand, _global: &GlobalArgs) -> anyhow::Result<()> {
+pub async fn run(command: DataCommand, global: &GlobalArgs) -> anyhow::Result<()> {
+    // `try_init`: the binary may already have installed a subscriber.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "mechafil_api=info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .try_init();
+    let store = open_store(&global.data_dir).await?;
     match command {
-        DataCommand::UpdateCache => anyhow::bail!("update-cache is not implemented yet"),
+        DataCommand::UpdateCache { start_date, current_date, window_days } => {
+            let config = SpacescopeConfig::from_env()
+                .context("reading the Spacescope settings")?
+                .context("no Spacescope token: set SPACESCOPE_TOKEN or SPACESCOPE_AUTH_FILE")?;
+            let opts = FetchOptions { start_date, current_date, window_days };
+            let meta = update_cache(&config, &store, &opts).await.context("update-cache failed")?;
+            println!("activated {}", describe(&meta));
+        }
+        DataCommand::Import { file, start_date } => {
+            let text =
+                std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+            let parsed: ExportFile = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not a snapshot JSON file", file.display()))?;
+            let data = NetworkData::from_export(&parsed, start_date)
+                .with_context(|| format!("{} cannot be imported", file.display()))?;
+            let meta =
+                blocking(store, move |s| s.insert_and_activate(&data, SnapshotSource::Import, Utc::now()))
+                    .await
+                    .context("storing the imported snapshot")?;
+            println!("imported and activated {}", describe(&meta));
+        }
+        DataCommand::Export { file, date } => {
+            let stored = blocking(store, move |s| match date {
+                Some(d) => s.get(d),
+                None => s.active(),
+            })
+            .await
+            .context("reading the store")?;
+            let Some(stored) = stored else {
+                match date {
+                    Some(d) => bail!("the store holds no snapshot for {d} (see `mechafil-api snapshots`)"),
+                    None => bail!("the store is empty: run `mechafil-api update-cache` or `import` first"),
+                }
+            };
+            let json = serde_json::to_vec(&stored.data.to_export()).context("serializing the snapshot")?;
+            write_atomically(&file, &json)?;
+            println!("exported {} to {}", describe(&stored.meta), file.display());
+        }
+        DataCommand::Snapshots => {
+            let (listing, last) = blocking(store, |s| Ok((s.list()?, s.last_update_attempt()?)))
+                .await
+                .context("reading the store")?;
+            if listing.is_empty() {
+                println!("the store is empty (the service would serve the built-in demo snapshot)");
+            }
+            for entry in &listing {
+                println!("{} {}", if entry.active { "*" } else { " " }, describe(&entry.meta));
+            }
+            if let Some(attempt) = last {
+                let outcome = match &attempt.outcome {
+                    UpdateOutcome::Updated { current_date, .. } => format!("updated to {current_date}"),
+                    UpdateOutcome::Failed { error } => format!("failed: {error}"),
+                };
+                println!("last update attempt, finished {}: {outcome}", attempt.finished_at.to_rfc3339());
+            }
+        }
+        DataCommand::Activate { date } => {
+            let meta = blocking(store, move |s| s.activate(date)).await.context("activate failed")?;
+            println!("activated {}", describe(&meta));
+        }
     }
+    Ok(())
+}
+
+/// Opens the store, telling the operator when a damaged file was moved aside.
+async fn open_store(data_dir: &Path) -> anyhow::Result<SnapshotStore> {
+    let dir = data_dir.to_path_buf();
+    let OpenedStore { store, moved_aside } = tokio::task::spawn_blocking(move || SnapshotStore::open(&dir))
+        .await
+        .context("the store task did not finish")?
+        .with_context(|| format!("opening the snapshot store in {}", data_dir.display()))?;
+    if let Some(aside) = moved_aside {
+        eprintln!(
+            "warning: {} could not be opened; it was moved to {} and a new, empty store was created",
+            store.path().display(),
+            aside.display()
+        );
+    }
+    Ok(store)
+}
+
+/// Runs a store operation on the blocking pool.
+async fn blocking<T: Send + 'static>(
+    store: SnapshotStore,
+    op: impl FnOnce(&SnapshotStore) -> Result<T, crate::store::StoreError> + Send + 'static,
+) -> anyhow::Result<T> {
+    Ok(tokio::task::spawn_blocking(move || op(&store)).await.context("the store task did not finish")??)
+}
+
+/// One line describing a snapshot.
+fn describe(meta: &SnapshotMeta) -> String {
+    let source = match meta.source {
+        SnapshotSource::Spacescope => "spacescope",
+        SnapshotSource::Import => "import",
+        SnapshotSource::Demo => "demo",
+    };
+    format!(
+        "{} (history from {}, source {source}, fetched {})",
+        meta.current_date,
+        meta.start_date,
+        meta.fetched_at.to_rfc3339()
+    )
+}
+
+/// Writes `bytes` to a temporary file beside `path`, syncs it, and renames it over `path`, so a
+/// reader never sees a half-written file.
+fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().with_context(|| format!("{} is not a file path", path.display()))?;
+    let tmp = dir.join(format!(".{}.tmp-{}", name.to_string_lossy(), std::process::id()));
+    let result = (|| {
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.with_context(|| format!("writing {}", path.display()))
 }

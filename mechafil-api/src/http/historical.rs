@@ -6,7 +6,6 @@
 //! be fed to `mechafil-api import` or to clients of the reference unchanged.
 
 use chrono::{Days, NaiveDate};
-use mechafil_core::ReferenceSnapshot;
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
@@ -331,18 +330,14 @@ impl Serialize for HistoricalBody<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut map = s.serialize_map(None)?;
         if self.daily {
-            // The reference's own layout first, for its clients and for `import`.
-            let reference = ReferenceSnapshot::from_snapshot(
-                &self.served.data.snapshot,
-                Some(crate::network_data::recent_arrays(&self.served.data.recent)),
-                None,
-            );
+            // The reference's own layout (plus our dated extras) first, for its clients and
+            // for `mechafil-api import`.
+            let export =
+                serde_json::to_value(self.served.data.to_export()).map_err(serde::ser::Error::custom)?;
             map.serialize_entry("message", "Complete historical data")?;
-            map.serialize_entry("start_date", &reference.start_date)?;
-            map.serialize_entry("current_date", &reference.current_date)?;
-            map.serialize_entry("smoothed_metrics", &reference.smoothed_metrics)?;
-            map.serialize_entry("historical_arrays", &reference.historical_arrays)?;
-            map.serialize_entry("offline_data", &reference.offline_data)?;
+            for (key, value) in export.as_object().into_iter().flatten() {
+                map.serialize_entry(key, value)?;
+            }
         }
         map.serialize_entry("data", &DataObject { body: self })?;
         map.end()

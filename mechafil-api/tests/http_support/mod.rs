@@ -96,7 +96,7 @@ pub fn served_from(snapshot: Snapshot, recent: RecentHistory, source: SnapshotSo
         source,
         fetched_at: Utc::now(),
     };
-    Served::new(meta, NetworkData { snapshot, recent, supply: None }).expect("valid snapshot")
+    Served::new(meta, NetworkData { snapshot, recent, supply: None, end_date: None }).expect("valid snapshot")
 }
 
 /// Default configuration.
