@@ -1,21 +1,26 @@
 //! The `mechafil-api` binary: the HTTP service and the data-layer commands.
 //!
 //! ```text
-//! mechafil-api                      # same as `mechafil-api serve`
-//! mechafil-api update-cache         # fetch from Spacescope into the store
+//! mechafil-api [--host H] [--port P]    # same as `mechafil-api serve`
+//! mechafil-api simulate --body '{}'     # what POST /simulate would answer, offline
+//! mechafil-api update-cache             # fetch from Spacescope into the store
 //! mechafil-api --help
 //! ```
 
 use clap::{Parser, Subcommand};
 use mechafil_api::commands::GlobalArgs;
 use mechafil_api::commands::data::{self, DataCommand};
-use mechafil_api::commands::serve::{self, ServeArgs};
+use mechafil_api::commands::serve::{self, ServeArgs, SimulateArgs};
 
 #[derive(Parser, Debug)]
 #[command(name = "mechafil-api", version, about = "MechaFil Filecoin economics service")]
+#[command(args_conflicts_with_subcommands = true)]
 struct Cli {
     #[command(flatten)]
     global: GlobalArgs,
+    /// Options of the default command, `serve`.
+    #[command(flatten)]
+    serve: ServeArgs,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -24,6 +29,9 @@ struct Cli {
 enum Command {
     /// Serve the HTTP API (the default command).
     Serve(ServeArgs),
+    /// Print what POST /simulate (or /simulate/full with --full) would answer, offline, from
+    /// the active snapshot.
+    Simulate(SimulateArgs),
     #[command(flatten)]
     Data(DataCommand),
 }
@@ -31,9 +39,11 @@ enum Command {
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command.unwrap_or(Command::Serve(ServeArgs::default())) {
-        Command::Serve(args) => serve::serve(args, &cli.global).await,
-        Command::Data(command) => data::run(command, &cli.global).await,
+    let result = match cli.command {
+        None => serve::serve(cli.serve, &cli.global).await,
+        Some(Command::Serve(args)) => serve::serve(args, &cli.global).await,
+        Some(Command::Simulate(args)) => serve::simulate(args, &cli.global).await,
+        Some(Command::Data(command)) => data::run(command, &cli.global).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -78,6 +78,23 @@ pub enum SnapshotSource {
     Demo,
 }
 
+impl SnapshotSource {
+    /// The lowercase name used in JSON and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SnapshotSource::Spacescope => "spacescope",
+            SnapshotSource::Import => "import",
+            SnapshotSource::Demo => "demo",
+        }
+    }
+}
+
+impl std::fmt::Display for SnapshotSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// What a stored snapshot is: its dates, origin and age.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SnapshotMeta {

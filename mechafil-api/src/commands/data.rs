@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use chrono::{NaiveDate, Utc};
 
-use super::GlobalArgs;
+use super::{GlobalArgs, init_tracing};
 use crate::network_data::{ExportFile, NetworkData, SnapshotMeta, SnapshotSource};
 use crate::spacescope::{DEFAULT_START_DATE, FetchOptions, SpacescopeConfig};
 use crate::store::{OpenedStore, SnapshotStore, UpdateOutcome};
@@ -68,14 +68,7 @@ pub enum DataCommand {
 
 /// Runs one data-layer command.
 pub async fn run(command: DataCommand, global: &GlobalArgs) -> anyhow::Result<()> {
-    // `try_init`: the binary may already have installed a subscriber.
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "mechafil_api=info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .try_init();
+    init_tracing();
     let store = open_store(&global.data_dir).await?;
     match command {
         DataCommand::UpdateCache { start_date, current_date, window_days } => {

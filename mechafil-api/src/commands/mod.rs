@@ -16,3 +16,16 @@ pub struct GlobalArgs {
     #[arg(long, env = "MECHAFIL_DATA_DIR", default_value = "./data", global = true)]
     pub data_dir: PathBuf,
 }
+
+/// Logs to stderr, filtered by `RUST_LOG` (default `info`), with colours only on a terminal.
+/// `try_init`: a second call (tests, nested commands) keeps the first subscriber.
+pub fn init_tracing() {
+    use std::io::IsTerminal;
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr)
+        .try_init();
+}

@@ -132,15 +132,21 @@ impl From<InvalidParams> for ApiError {
     }
 }
 
+impl ApiError {
+    /// The JSON body this error answers with.
+    pub fn body(&self) -> serde_json::Value {
+        let message = self.to_string();
+        serde_json::to_value(ErrorBody { error: &message, details: self.details() }).expect("plain data")
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         if let ApiError::Internal(cause) = &self {
             tracing::error!(%cause, "internal error");
         }
         let status = self.status();
-        let message = self.to_string();
-        let mut response =
-            (status, Json(ErrorBody { error: &message, details: self.details() })).into_response();
+        let mut response = (status, Json(self.body())).into_response();
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }

@@ -25,19 +25,21 @@ use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
 
+pub mod admin;
 pub mod body;
 pub mod error;
 pub mod historical;
 pub mod openapi;
 pub mod request;
 pub mod sampling;
+pub mod schedule;
 pub mod simulate;
 pub mod state;
 
 use body::JsonObject;
 use error::ApiError;
 use simulate::Resolution;
-pub use state::{AppState, Served};
+pub use state::{AppState, DataSources, Served};
 
 /// The API version reported by `/health` and `/openapi.json`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -53,6 +55,7 @@ pub fn router(state: AppState) -> Router {
         .route("/simulate/batch", post(simulate_batch))
         .route("/historical-data", get(historical_weekly))
         .route("/historical-data/full", get(historical_daily))
+        .route("/admin/update-cache", post(admin::update_cache))
         .route("/openapi.json", get(openapi::openapi_json))
         .route("/docs", get(openapi::docs_page))
         .fallback(not_found)
@@ -157,6 +160,9 @@ async fn health(State(state): State<AppState>) -> Response {
         "version": VERSION,
         "snapshot": snapshot,
         "uptime_seconds": (chrono::Utc::now() - state.started_at()).num_seconds(),
+        "last_update": state.last_update(),
+        "update_in_progress": state.update_in_progress(),
+        "updates_enabled": state.data().store.is_some() && state.data().spacescope.is_some(),
     });
     if let Some(reason) = reason {
         body["error"] = json!(reason);

@@ -228,12 +228,12 @@ fn explanation(served: &Served, request: &SimulateRequest) -> String {
         }
     }
     let source = match served.meta.source {
-        SnapshotSource::Demo => "the synthetic DEMO snapshot (not real network data)".to_string(),
-        SnapshotSource::Spacescope => "Spacescope network data".to_string(),
-        SnapshotSource::Import => "imported network data".to_string(),
+        SnapshotSource::Demo => "the synthetic DEMO snapshot, not real network data",
+        SnapshotSource::Spacescope => "Spacescope network data",
+        SnapshotSource::Import => "imported network data",
     };
     let mut text = format!(
-        "{f}-day forecast ({:.1} years) from {} on {source} ({} .. {})",
+        "{f}-day forecast ({:.1} years) from {} on {source} (history {} .. {})",
         f as f64 / 365.0,
         snapshot.current_date,
         snapshot.start_date,

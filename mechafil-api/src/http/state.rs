@@ -8,8 +8,12 @@ use mechafil_core::{Simulator, SnapshotError};
 use serde::Serialize;
 use tokio::sync::Semaphore;
 
+use super::error::ApiError;
 use crate::config::ApiConfig;
 use crate::network_data::{NetworkData, SnapshotMeta, SnapshotSource};
+use crate::spacescope::{FetchOptions, SpacescopeConfig};
+use crate::store::{SnapshotStore, UpdateAttempt};
+use crate::update::{UpdateError, update_cache};
 
 /// A snapshot ready to serve: its data, metadata and a prepared simulator.
 #[derive(Debug)]
@@ -64,18 +68,48 @@ struct Inner {
     config: ApiConfig,
     cpu: Semaphore,
     started_at: DateTime<Utc>,
+    data: DataSources,
+    /// Held while an update runs: a second one gets 409 instead of queueing.
+    update_lock: tokio::sync::Mutex<()>,
+    /// The last update attempt, kept in memory so `/health` never reads redb.
+    last_update: RwLock<Option<UpdateAttempt>>,
+}
+
+/// Where fresh data comes from and goes to. Both are optional: without a store the service
+/// serves what it was given (tests, a store that could not be opened); without a Spacescope
+/// token it cannot update.
+#[derive(Clone, Default)]
+pub struct DataSources {
+    /// The snapshot store.
+    pub store: Option<SnapshotStore>,
+    /// Spacescope settings, when a token is configured.
+    pub spacescope: Option<SpacescopeConfig>,
+    /// What an update fetches (dates and window).
+    pub fetch: FetchOptions,
+    /// The last update attempt recorded in the store, when it was opened.
+    pub last_update: Option<UpdateAttempt>,
 }
 
 impl AppState {
-    /// State serving `served`, or answering 503 with `unavailable` as the reason.
+    /// State serving `served`, or answering 503 with `unavailable` as the reason; no store and
+    /// no Spacescope (see [`AppState::with_data`]).
     pub fn new(config: ApiConfig, served: Result<Served, String>) -> AppState {
+        AppState::with_data(config, served, DataSources::default())
+    }
+
+    /// State serving `served` that can update from `data.spacescope` into `data.store`.
+    pub fn with_data(config: ApiConfig, served: Result<Served, String>, data: DataSources) -> AppState {
         let permits = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let last_update = data.last_update.clone();
         AppState {
             inner: Arc::new(Inner {
                 served: RwLock::new(served.map(Arc::new)),
                 config,
                 cpu: Semaphore::new(permits),
                 started_at: Utc::now(),
+                data,
+                update_lock: tokio::sync::Mutex::new(()),
+                last_update: RwLock::new(last_update),
             }),
         }
     }
@@ -95,9 +129,69 @@ impl AppState {
         &self.inner.config
     }
 
+    /// The data sources.
+    pub fn data(&self) -> &DataSources {
+        &self.inner.data
+    }
+
     /// When this process started serving.
     pub fn started_at(&self) -> DateTime<Utc> {
         self.inner.started_at
+    }
+
+    /// The last update attempt (from the store at start, then from this process).
+    pub fn last_update(&self) -> Option<UpdateAttempt> {
+        self.inner.last_update.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Whether an update is running now.
+    pub fn update_in_progress(&self) -> bool {
+        self.inner.update_lock.try_lock().is_err()
+    }
+
+    /// Fetches fresh data from Spacescope into the store and serves it.
+    ///
+    /// One update at a time: while one runs, another call returns [`ApiError::Conflict`]
+    /// at once. A failed update keeps the current snapshot served and the store unchanged.
+    pub async fn update(&self) -> Result<SnapshotMeta, ApiError> {
+        let _guard =
+            self.inner.update_lock.try_lock().map_err(|_| {
+                ApiError::Conflict("an update is already running; try again when it ends".into())
+            })?;
+        let data = &self.inner.data;
+        let (Some(spacescope), Some(store)) = (&data.spacescope, &data.store) else {
+            return Err(ApiError::Unavailable(match data.store {
+                None => "updates are disabled: the snapshot store could not be opened".into(),
+                Some(_) => {
+                    "updates are disabled: no Spacescope token (SPACESCOPE_TOKEN or SPACESCOPE_AUTH_FILE)"
+                        .into()
+                }
+            }));
+        };
+        let result = update_cache(spacescope, store, &data.fetch).await;
+        let store_for_read = store.clone();
+        let last = tokio::task::spawn_blocking(move || store_for_read.last_update_attempt()).await;
+        if let Ok(Ok(last)) = last {
+            *self.inner.last_update.write().unwrap_or_else(|e| e.into_inner()) = last;
+        }
+        let meta = result.map_err(|err| match err {
+            UpdateError::Fetch(e) => ApiError::BadGateway(format!(
+                "Spacescope update failed; still serving the previous snapshot: {e}"
+            )),
+            other => ApiError::Internal(other.to_string()),
+        })?;
+        let store = store.clone();
+        let stored = tokio::task::spawn_blocking(move || store.active())
+            .await
+            .map_err(|e| ApiError::Internal(format!("store task failed: {e}")))?
+            .map_err(|e| ApiError::Internal(format!("reading the new snapshot: {e}")))?
+            .ok_or_else(|| ApiError::Internal("the store has no active snapshot after an update".into()))?;
+        let served = self
+            .run_cpu(move || Served::new(stored.meta, stored.data))
+            .await?
+            .map_err(|e| ApiError::Internal(format!("the new snapshot cannot be served: {e}")))?;
+        self.replace_served(served);
+        Ok(meta)
     }
 
     /// Runs CPU-bound `work` on the blocking pool, at most one job per core at a time, so
@@ -105,15 +199,15 @@ impl AppState {
     pub async fn run_cpu<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> T + Send + 'static,
-    ) -> Result<T, super::error::ApiError> {
+    ) -> Result<T, ApiError> {
         let _permit = self
             .inner
             .cpu
             .acquire()
             .await
-            .map_err(|_| super::error::ApiError::Unavailable("the service is shutting down".into()))?;
+            .map_err(|_| ApiError::Unavailable("the service is shutting down".into()))?;
         tokio::task::spawn_blocking(work)
             .await
-            .map_err(|e| super::error::ApiError::Internal(format!("CPU task failed: {e}")))
+            .map_err(|e| ApiError::Internal(format!("CPU task failed: {e}")))
     }
 }
