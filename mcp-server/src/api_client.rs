@@ -17,6 +17,9 @@ use reqwest::{StatusCode, Url};
 use serde::Deserialize;
 use serde_json::Value;
 
+/// Time kept for the last attempt at the end of the budget.
+const LAST_ATTEMPT_MARGIN: Duration = Duration::from_millis(100);
+
 /// How long one API call may take in all, and how retries are spaced.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RetryPolicy {
@@ -283,10 +286,13 @@ impl ApiClient {
                 Attempt::Done(result) => return result,
                 Attempt::Retry(cause) => cause,
             };
-            let wait = policy.backoff(attempts, fastrand::f64());
-            if Instant::now() + wait >= deadline {
+            // The last wait is shortened so one more attempt fits just before the deadline: a
+            // waking API gets the whole budget. Below that margin there is no time left to try.
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if remaining <= LAST_ATTEMPT_MARGIN {
                 return Err(self.gave_up(cause, attempts, started.elapsed()));
             }
+            let wait = policy.backoff(attempts, fastrand::f64()).min(remaining - LAST_ATTEMPT_MARGIN);
             match &cause {
                 RetryCause::Connect(err) => {
                     tracing::info!(attempts, ?wait, "API unreachable ({err}); retrying")
@@ -302,28 +308,19 @@ impl ApiClient {
     async fn attempt(&self, request: reqwest::RequestBuilder, started: Instant) -> Attempt {
         let response = match request.send().await {
             Ok(response) => response,
-            Err(err) if err.is_timeout() => {
-                return Attempt::Done(Err(ApiError::Timeout {
-                    url: self.inner.base_url.to_string(),
-                    secs: started.elapsed().as_secs_f64(),
-                }));
-            }
+            Err(err) if err.is_timeout() => return self.timed_out(started),
             // Refused, reset or closed before an answer: the machine is starting or restarting.
             Err(err) if err.is_connect() || err.is_request() => {
-                return Attempt::Retry(RetryCause::Connect(error_chain(&err)));
+                tracing::debug!("API request failed: {err:?}");
+                return Attempt::Retry(RetryCause::Connect(root_cause(&err)));
             }
-            Err(err) => return Attempt::Done(Err(ApiError::Transport(error_chain(&err)))),
+            Err(err) => return Attempt::Done(Err(ApiError::Transport(root_cause(&err)))),
         };
         let status = response.status();
         let body = match response.bytes().await {
             Ok(body) => body,
-            Err(err) if err.is_timeout() => {
-                return Attempt::Done(Err(ApiError::Timeout {
-                    url: self.inner.base_url.to_string(),
-                    secs: started.elapsed().as_secs_f64(),
-                }));
-            }
-            Err(err) => return Attempt::Retry(RetryCause::Connect(error_chain(&err))),
+            Err(err) if err.is_timeout() => return self.timed_out(started),
+            Err(err) => return Attempt::Retry(RetryCause::Connect(root_cause(&err))),
         };
         if status.is_success() {
             return Attempt::Done(serde_json::from_slice(&body).map_err(|err| {
@@ -349,6 +346,14 @@ impl ApiClient {
         Attempt::Done(Err(ApiError::Rejected { status, message, details: error_body.details }))
     }
 
+    /// The budget ran out during an attempt: the API is up but slow, so retrying cannot help.
+    fn timed_out(&self, started: Instant) -> Attempt {
+        Attempt::Done(Err(ApiError::Timeout {
+            url: self.inner.base_url.to_string(),
+            secs: started.elapsed().as_secs_f64(),
+        }))
+    }
+
     fn gave_up(&self, cause: RetryCause, attempts: u32, elapsed: Duration) -> ApiError {
         let url = self.inner.base_url.to_string();
         let secs = elapsed.as_secs_f64();
@@ -361,20 +366,14 @@ impl ApiClient {
     }
 }
 
-/// The error and its sources on one line: reqwest's own message alone says only "error sending
-/// request", the useful part ("Connection refused") is in the source chain.
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
+/// The innermost cause of an error ("Connection refused (os error 111)"): reqwest's own message
+/// is "error sending request for url (...)", and the useful part is at the end of the chain.
+fn root_cause(err: &dyn std::error::Error) -> String {
+    let mut cause = err;
+    while let Some(source) = cause.source() {
+        cause = source;
     }
-    text
+    cause.to_string()
 }
 
 fn clip(text: &str, max_chars: usize) -> String {
@@ -437,7 +436,9 @@ mod tests {
         let client = ApiClient::new(&format!("http://127.0.0.1:{port}"), policy).unwrap();
         let started = Instant::now();
         let err = client.get("health", &[]).await.unwrap_err();
-        assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+        // The whole budget is used (the last attempt comes just before its end), and no more.
+        let elapsed = started.elapsed();
+        assert!(elapsed >= Duration::from_millis(450) && elapsed < Duration::from_secs(2), "{elapsed:?}");
         match &err {
             ApiError::Unreachable { attempts, .. } => assert!(*attempts >= 2, "{err}"),
             other => panic!("expected Unreachable, got {other:?}"),

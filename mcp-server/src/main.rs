@@ -23,7 +23,8 @@ fn main() -> std::process::ExitCode {
     // On stdio the client shows stderr in its logs; keep it to warnings unless asked.
     let default_level = match config.transport {
         Transport::Stdio => "warn",
-        Transport::Http => "info",
+        // rmcp logs every stateless request at info; keep its warnings only.
+        Transport::Http => "info,rmcp=warn",
     };
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level)))

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use common::{
     InProcessServer, assert_four_valid_tools, call, closed_port_url, free_port, http_client, http_config,
-    http_discover_client, jsonrpc_messages, spawn_http_binary, text,
+    http_discover_client, read_answer, spawn_http_binary, text,
 };
 use mcp_server::config::{HostPolicy, OriginPolicy};
 use reqwest::header::{self, HeaderMap, HeaderValue};
@@ -27,17 +27,7 @@ async fn post(
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
-    let response = request.send().await.expect("POST");
-    let status = response.status();
-    let headers = response.headers().clone();
-    let content_type =
-        headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
-    let body = response.text().await.unwrap();
-    let messages = if status.is_success() && !body.is_empty() {
-        jsonrpc_messages(&content_type, &body)
-    } else {
-        Vec::new()
-    };
+    let (status, headers, _, messages) = read_answer(request.send().await.expect("POST")).await;
     (status, headers, messages)
 }
 

@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{InProcessServer, jsonrpc_messages};
+use common::{InProcessServer, read_answer};
 use reqwest::header::{self, HeaderMap};
 use serde_json::{Value, json};
 
@@ -35,13 +35,8 @@ impl OldClient {
                 .header("Mcp-Session-Id", session_id)
                 .header("MCP-Protocol-Version", self.protocol_version);
         }
-        let response = request.send().await.expect("POST /mcp");
-        let status = response.status();
-        let headers = response.headers().clone();
-        let content_type =
-            headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
-        let text = response.text().await.unwrap();
-        let messages = if text.is_empty() { Vec::new() } else { jsonrpc_messages(&content_type, &text) };
+        let (status, headers, content_type, messages) =
+            read_answer(request.send().await.expect("POST /mcp")).await;
         if !messages.is_empty() {
             // The reference clients read `data:` lines: the answer must be SSE-framed.
             assert!(content_type.starts_with("text/event-stream"), "{content_type}");

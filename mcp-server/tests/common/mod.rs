@@ -205,6 +205,24 @@ pub fn assert_four_valid_tools(tools: &[Tool]) {
     }
 }
 
+/// Reads an answer of `/mcp`: status, headers, content type and its JSON-RPC messages (none for
+/// an error status or an empty body).
+pub async fn read_answer(
+    response: reqwest::Response,
+) -> (reqwest::StatusCode, reqwest::header::HeaderMap, String, Vec<Value>) {
+    let status = response.status();
+    let headers = response.headers().clone();
+    let content_type =
+        headers.get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    let body = response.text().await.expect("answer body");
+    let messages = if status.is_success() && !body.is_empty() {
+        jsonrpc_messages(&content_type, &body)
+    } else {
+        Vec::new()
+    };
+    (status, headers, content_type, messages)
+}
+
 /// The JSON-RPC messages of an SSE body (`data:` lines), or the body itself if it is JSON.
 pub fn jsonrpc_messages(content_type: &str, body: &str) -> Vec<Value> {
     if content_type.starts_with("application/json") {
