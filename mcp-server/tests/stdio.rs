@@ -1,0 +1,90 @@
+//! The binary over stdio, driven by rmcp's client (`TokioChildProcess`), as Claude Desktop
+//! runs it. The API is down in all of these: they check what must work without it.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{assert_four_valid_tools, call, closed_port_url, stdio_client, text};
+use serde_json::json;
+
+#[tokio::test]
+async fn tools_list_shows_the_four_tools_with_valid_schemas() {
+    let client = stdio_client(&closed_port_url(), 1.0).await;
+    let info = client.peer_info().expect("server info");
+    assert_eq!(info.server_info.as_ref().map(|i| i.name.as_str()), Some("mechafil-mcp"));
+    assert!(info.instructions.as_deref().is_some_and(|i| i.contains("PiB/day")));
+    assert_four_valid_tools(&client.list_all_tools().await.unwrap());
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn fetch_context_works_with_the_api_down() {
+    let client = stdio_client(&closed_port_url(), 1.0).await;
+    let result = call(&client, "fetch_context", json!({})).await;
+    assert_eq!(result.is_error, Some(false));
+    assert_eq!(text(&result), mcp_server::context::CONTEXT_MD);
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn invalid_arguments_are_tool_errors() {
+    let client = stdio_client(&closed_port_url(), 1.0).await;
+    for (tool, arguments, expected) in [
+        ("simulate", json!({"forecast_length_days": 0}), "forecast_length_days must be between 1 and 7300"),
+        ("simulate", json!({"rr": "high"}), "rr: expected a number or a list of numbers"),
+        ("simulate", json!({"requested_metrics": ["circ"]}), "unknown series \"circ\"; valid names:"),
+        ("get_historical_data", json!({"fields": ["a b"]}), "is not a field name"),
+        ("provide_plot", json!({"chart": {"label": "no data"}}), "missing field `series`"),
+    ] {
+        let result = call(&client, tool, arguments).await;
+        assert_eq!(result.is_error, Some(true), "{tool}");
+        assert!(text(&result).contains(expected), "missing {expected:?} in {}", text(&result));
+    }
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn simulate_with_the_api_down_is_a_clear_tool_error_within_the_budget() {
+    let api_url = closed_port_url();
+    let client = stdio_client(&api_url, 1.0).await;
+    let started = Instant::now();
+    let result = call(
+        &client,
+        "simulate",
+        json!({"forecast_length_days": 60, "requested_metric": "available_supply"}),
+    )
+    .await;
+    let elapsed = started.elapsed();
+    assert_eq!(result.is_error, Some(true));
+    let message = text(&result);
+    assert!(
+        message.starts_with(&format!("simulate: could not reach the MechaFil API at {api_url}/")),
+        "{message}"
+    );
+    assert!(message.contains("try again"), "{message}");
+    // A 1 s budget: retried for that second (the last attempt just before its end), no longer.
+    assert!(elapsed >= Duration::from_millis(800) && elapsed < Duration::from_secs(4), "{elapsed:?}");
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn provide_plot_returns_an_image_block() {
+    let client = stdio_client(&closed_port_url(), 1.0).await;
+    let result = call(
+        &client,
+        "provide_plot",
+        json!({"chart": {"series": {"a": [1, 2, 3], "b": [3, 2, null]}, "label": "Two lines", "unit": "FIL",
+                         "start_date_key": "sim_start_date", "start_date": "2025-09-15"}}),
+    )
+    .await;
+    assert_eq!(result.is_error, Some(false));
+    let image = result.content.iter().find_map(|block| match block {
+        rmcp::model::ContentBlock::Image(image) => Some(image),
+        _ => None,
+    });
+    assert_eq!(image.map(|i| i.mime_type.as_str()), Some("image/png"));
+    let spec = result.structured_content.expect("structured chart spec");
+    assert_eq!(spec["chart"]["end_date"], "2025-09-29");
+    client.cancel().await.unwrap();
+}
