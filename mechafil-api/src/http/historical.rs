@@ -61,200 +61,75 @@ struct ScalarField {
 /// Days in the recent window (current_date - 180 ..= current_date).
 pub const RECENT_WINDOW_DAYS: u64 = 181;
 
+fn field<'a>(
+    name: &'static str,
+    unit: &'static str,
+    kind: Kind,
+    (span, first_date): (Span, NaiveDate),
+    values: &'a [f64],
+) -> ArrayField<'a> {
+    ArrayField { name, unit, kind, span, first_date, values }
+}
+
 fn array_fields(served: &Served) -> Vec<ArrayField<'_>> {
+    use Kind::{Cumulative, Flow, Rate, Stock};
     let s = &served.data.snapshot;
     let r = &served.data.recent;
-    let start = s.start_date;
-    let current = s.current_date;
+    let hist = (Span::History, s.start_date);
+    let recent = |series: &crate::network_data::DatedSeries| (Span::Recent, series.start_date);
+    let (pib_day, eib, fil, ratio) = ("PiB/day", "EiB", "FIL", "ratio");
     let mut fields = vec![
-        ArrayField {
-            name: "historical_raw_power_eib",
-            unit: "EiB",
-            kind: Kind::Stock,
-            span: Span::History,
-            first_date: start,
-            values: &s.historical_raw_power_eib,
-        },
-        ArrayField {
-            name: "network_raw_power_eib",
-            unit: "EiB",
-            kind: Kind::Stock,
-            span: Span::History,
-            first_date: start,
-            values: &s.historical_raw_power_eib,
-        },
-        ArrayField {
-            name: "historical_qa_power_eib",
-            unit: "EiB",
-            kind: Kind::Stock,
-            span: Span::History,
-            first_date: start,
-            values: &s.historical_qa_power_eib,
-        },
-        ArrayField {
-            name: "network_qa_power_eib",
-            unit: "EiB",
-            kind: Kind::Stock,
-            span: Span::History,
-            first_date: start,
-            values: &s.historical_qa_power_eib,
-        },
-        ArrayField {
-            name: "historical_onboarded_rb_power_pib",
-            unit: "PiB/day",
-            kind: Kind::Flow,
-            span: Span::History,
-            first_date: start,
-            values: &s.historical_onboarded_rb_power_pib,
-        },
-        ArrayField {
-            name: "historical_onboarded_qa_power_pib",
-            unit: "PiB/day",
-            kind: Kind::Flow,
-            span: Span::History,
-            first_date: start,
-            values: &s.historical_onboarded_qa_power_pib,
-        },
-        ArrayField {
-            name: "historical_renewed_rb_power_pib",
-            unit: "PiB/day",
-            kind: Kind::Flow,
-            span: Span::History,
-            first_date: start,
-            values: &s.historical_renewed_rb_power_pib,
-        },
-        ArrayField {
-            name: "historical_renewed_qa_power_pib",
-            unit: "PiB/day",
-            kind: Kind::Flow,
-            span: Span::History,
-            first_date: start,
-            values: &s.historical_renewed_qa_power_pib,
-        },
-        ArrayField {
-            name: "historical_renewal_rate",
-            unit: "ratio",
-            kind: Kind::Rate,
-            span: Span::History,
-            first_date: start,
-            values: &s.historical_renewal_rate,
-        },
-        ArrayField {
-            name: "burnt_fil_vec",
-            unit: "FIL",
-            kind: Kind::Cumulative,
-            span: Span::History,
-            first_date: start,
-            values: &s.burnt_fil_vec,
-        },
-        ArrayField {
-            name: "raw_byte_power",
-            unit: "PiB/day",
-            kind: Kind::Flow,
-            span: Span::Recent,
-            first_date: r.raw_byte_power.start_date,
-            values: &r.raw_byte_power.values,
-        },
-        ArrayField {
-            name: "raw_byte_power_onboarded_pib_per_day",
-            unit: "PiB/day",
-            kind: Kind::Flow,
-            span: Span::Recent,
-            first_date: r.raw_byte_power.start_date,
-            values: &r.raw_byte_power.values,
-        },
-        ArrayField {
-            name: "renewal_rate",
-            unit: "ratio",
-            kind: Kind::Rate,
-            span: Span::Recent,
-            first_date: r.renewal_rate.start_date,
-            values: &r.renewal_rate.values,
-        },
-        ArrayField {
-            name: "filplus_rate",
-            unit: "ratio",
-            kind: Kind::Rate,
-            span: Span::Recent,
-            first_date: r.filplus_rate.start_date,
-            values: &r.filplus_rate.values,
-        },
-        ArrayField {
-            name: "rb_known_scheduled_expire_vec",
-            unit: "PiB/day",
-            kind: Kind::Flow,
-            span: Span::Schedule,
-            first_date: current,
-            values: &s.rb_known_scheduled_expire_vec,
-        },
-        ArrayField {
-            name: "qa_known_scheduled_expire_vec",
-            unit: "PiB/day",
-            kind: Kind::Flow,
-            span: Span::Schedule,
-            first_date: current,
-            values: &s.qa_known_scheduled_expire_vec,
-        },
-        ArrayField {
-            name: "known_scheduled_pledge_release_full_vec",
-            unit: "FIL/day",
-            kind: Kind::Flow,
-            span: Span::Schedule,
-            first_date: start,
-            values: &s.known_scheduled_pledge_release_full_vec,
-        },
+        field("historical_raw_power_eib", eib, Stock, hist, &s.historical_raw_power_eib),
+        field("network_raw_power_eib", eib, Stock, hist, &s.historical_raw_power_eib),
+        field("historical_qa_power_eib", eib, Stock, hist, &s.historical_qa_power_eib),
+        field("network_qa_power_eib", eib, Stock, hist, &s.historical_qa_power_eib),
+        field("historical_onboarded_rb_power_pib", pib_day, Flow, hist, &s.historical_onboarded_rb_power_pib),
+        field("historical_onboarded_qa_power_pib", pib_day, Flow, hist, &s.historical_onboarded_qa_power_pib),
+        field("historical_renewed_rb_power_pib", pib_day, Flow, hist, &s.historical_renewed_rb_power_pib),
+        field("historical_renewed_qa_power_pib", pib_day, Flow, hist, &s.historical_renewed_qa_power_pib),
+        field("historical_renewal_rate", ratio, Rate, hist, &s.historical_renewal_rate),
+        field("burnt_fil_vec", fil, Cumulative, hist, &s.burnt_fil_vec),
+        field("raw_byte_power", pib_day, Flow, recent(&r.raw_byte_power), &r.raw_byte_power.values),
+        field(
+            "raw_byte_power_onboarded_pib_per_day",
+            pib_day,
+            Flow,
+            recent(&r.raw_byte_power),
+            &r.raw_byte_power.values,
+        ),
+        field("renewal_rate", ratio, Rate, recent(&r.renewal_rate), &r.renewal_rate.values),
+        field("filplus_rate", ratio, Rate, recent(&r.filplus_rate), &r.filplus_rate.values),
+        field(
+            "rb_known_scheduled_expire_vec",
+            pib_day,
+            Flow,
+            (Span::Schedule, s.current_date),
+            &s.rb_known_scheduled_expire_vec,
+        ),
+        field(
+            "qa_known_scheduled_expire_vec",
+            pib_day,
+            Flow,
+            (Span::Schedule, s.current_date),
+            &s.qa_known_scheduled_expire_vec,
+        ),
+        field(
+            "known_scheduled_pledge_release_full_vec",
+            "FIL/day",
+            Flow,
+            (Span::Schedule, s.start_date),
+            &s.known_scheduled_pledge_release_full_vec,
+        ),
     ];
     if let Some(supply) = &served.data.supply {
-        let first = supply.start_date;
+        let dates = (Span::History, supply.start_date);
         fields.extend([
-            ArrayField {
-                name: "circ_supply",
-                unit: "FIL",
-                kind: Kind::Stock,
-                span: Span::History,
-                first_date: first,
-                values: &supply.circulating_fil,
-            },
-            ArrayField {
-                name: "locked_fil",
-                unit: "FIL",
-                kind: Kind::Stock,
-                span: Span::History,
-                first_date: first,
-                values: &supply.locked_fil,
-            },
-            ArrayField {
-                name: "burnt_fil",
-                unit: "FIL",
-                kind: Kind::Cumulative,
-                span: Span::History,
-                first_date: first,
-                values: &supply.burnt_fil,
-            },
-            ArrayField {
-                name: "mined_fil",
-                unit: "FIL",
-                kind: Kind::Cumulative,
-                span: Span::History,
-                first_date: first,
-                values: &supply.mined_fil,
-            },
-            ArrayField {
-                name: "vested_fil",
-                unit: "FIL",
-                kind: Kind::Cumulative,
-                span: Span::History,
-                first_date: first,
-                values: &supply.vested_fil,
-            },
-            ArrayField {
-                name: "reserve_disbursed_fil",
-                unit: "FIL",
-                kind: Kind::Cumulative,
-                span: Span::History,
-                first_date: first,
-                values: &supply.reserve_disbursed_fil,
-            },
+            field("circ_supply", fil, Stock, dates, &supply.circulating_fil),
+            field("locked_fil", fil, Stock, dates, &supply.locked_fil),
+            field("burnt_fil", fil, Cumulative, dates, &supply.burnt_fil),
+            field("mined_fil", fil, Cumulative, dates, &supply.mined_fil),
+            field("vested_fil", fil, Cumulative, dates, &supply.vested_fil),
+            field("reserve_disbursed_fil", fil, Cumulative, dates, &supply.reserve_disbursed_fil),
         ]);
     }
     fields
