@@ -179,6 +179,24 @@ pub struct SimOutput {
     pub(crate) buf: Vec<f64>,
     /// The shared daily series (longer than `n_days`; sliced on access).
     pub(crate) shared: Arc<SharedDaily>,
+    /// Working vectors of the simulation, kept so a reused output allocates nothing.
+    pub(crate) scratch: Scratch,
+}
+
+/// Working memory of one simulation. Not part of the results: a clone starts empty.
+#[derive(Default)]
+pub(crate) struct Scratch(pub(crate) Vec<f64>);
+
+impl Clone for Scratch {
+    fn clone(&self) -> Self {
+        Scratch(Vec::new())
+    }
+}
+
+impl std::fmt::Debug for Scratch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Scratch({} values)", self.0.len())
+    }
 }
 
 impl SimOutput {
@@ -204,6 +222,17 @@ impl SimOutput {
         // No clearing: the simulation writes every element, and zeroing ~1.4 MB per run
         // was a sixth of its time. Only newly grown capacity is initialised.
         self.buf.resize(total, 0.0);
+    }
+
+    /// Makes the buffers resident at their size for `n_days` and `forecast_len`, then empties
+    /// them, keeping the memory: a server that keeps a few outputs this large never grows.
+    pub(crate) fn reserve_resident(&mut self, n_days: usize, forecast_len: usize, scratch_len: usize) {
+        let total =
+            DAILY_SLOTS * n_days + FORECAST_SLOTS * forecast_len + ONE_YEAR_SLOTS * one_year_len(n_days);
+        for (buf, len) in [(&mut self.buf, total), (&mut self.scratch.0, scratch_len)] {
+            buf.resize(len.max(buf.len()), 0.0);
+            buf.clear();
+        }
     }
 
     /// Splits the buffer into its daily, forecast and 1-year blocks (mutable).

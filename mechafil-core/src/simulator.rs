@@ -4,7 +4,6 @@
 //! Per run the work is the two power forecasts, the minting of the forecast days and the
 //! supply pass: O(S) with no allocation when the output buffer is reused.
 
-use std::cell::RefCell;
 use std::sync::Arc;
 
 use rayon::prelude::*;
@@ -86,6 +85,17 @@ impl Simulator {
         let mut out = SimOutput::default();
         self.simulate_into(&valid, &mut out);
         Ok(out)
+    }
+
+    /// An empty output whose memory is already sized (and resident) for the longest forecast
+    /// this simulator accepts. A long-running service that keeps a few of these and passes
+    /// them to [`Simulator::simulate_into`] never grows, whatever forecast lengths it sees.
+    pub fn preallocated_output(&self) -> SimOutput {
+        let mut out = SimOutput::default();
+        let max_days = self.prepared.baseline.len();
+        let max_forecast = max_days + 1 - self.snapshot.history_len();
+        out.reserve_resident(max_days, max_forecast, scratch_len(max_forecast, max_days));
+        out
     }
 
     /// Runs one simulation into `out`, reusing its allocation.
@@ -181,17 +191,20 @@ impl Prepared {
     }
 }
 
-thread_local! {
-    /// Per-thread scratch for the forecast-length working vectors, reused across runs.
-    static SCRATCH: RefCell<Vec<f64>> = const { RefCell::new(Vec::new()) };
-}
-
 /// Forecast-length working vectors (index 0 = current_date) and two daily ones.
 const FORECAST_SCRATCH: usize = 11;
 const DAILY_SCRATCH: usize = 2;
 
+/// Scratch length for `f` forecast days and `s` simulation days.
+fn scratch_len(f: usize, s: usize) -> usize {
+    FORECAST_SCRATCH * f + DAILY_SCRATCH * s
+}
+
 fn run(snapshot: &Snapshot, prepared: &Prepared, params: &ValidParams, out: &mut SimOutput) {
-    SCRATCH.with_borrow_mut(|scratch| run_with_scratch(snapshot, prepared, params, out, scratch));
+    // The scratch lives in the output so that reusing an output reuses it too.
+    let mut scratch = std::mem::take(&mut out.scratch.0);
+    run_with_scratch(snapshot, prepared, params, out, &mut scratch);
+    out.scratch.0 = scratch;
 }
 
 fn run_with_scratch(
@@ -209,7 +222,7 @@ fn run_with_scratch(
     out.reset(snapshot.start_date, snapshot.current_date, s, f, &prepared.shared);
 
     // Every scratch element is written before it is read, so stale values are harmless.
-    scratch.resize(FORECAST_SCRATCH * f + DAILY_SCRATCH * s, 0.0);
+    scratch.resize(scratch_len(f, s), 0.0);
     let (forecast_scratch, daily_scratch) = scratch.split_at_mut(FORECAST_SCRATCH * f);
     let mut fs = forecast_scratch.chunks_exact_mut(f);
     let mut next = || fs.next().expect("scratch sized for its vectors");

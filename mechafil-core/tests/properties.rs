@@ -304,3 +304,20 @@ fn zero_onboarding_gives_nan_pledge_per_sector_exactly_where_ieee_says() {
     assert!(roi[..h].iter().all(|v| v.is_finite()) && roi[h..].iter().all(|v| v.is_nan()));
     assert!(out.series(SeriesName::CircSupply).iter().all(|v| v.is_finite()));
 }
+
+#[test]
+fn a_preallocated_output_never_reallocates() {
+    let sim = Simulator::new(synthetic_snapshot(700, 300)).unwrap();
+    let mut out = sim.preallocated_output();
+    let mut first_ptr = None;
+    for f in [1, MAX_FORECAST_DAYS, 17, 3650, MAX_FORECAST_DAYS - 1] {
+        let params =
+            sim.validate(&SimParams { forecast_length_days: Some(f), ..Default::default() }).unwrap();
+        sim.simulate_into(&params, &mut out);
+        // The first per-run series starts at the buffer's start, so its address is the buffer's.
+        let ptr = out.series(SeriesName::RbTotalPowerEib).as_ptr();
+        assert_eq!(*first_ptr.get_or_insert(ptr), ptr, "the buffer moved at F = {f}");
+        let fresh = sim.simulate(&SimParams { forecast_length_days: Some(f), ..Default::default() }).unwrap();
+        assert_eq!(fresh.series(SeriesName::NetworkLocked), out.series(SeriesName::NetworkLocked));
+    }
+}

@@ -201,27 +201,39 @@ fn rss_kib(pid: u32) -> Result<u64> {
 
 async fn memory(url: &str, pid: u32, lengths: usize) -> Result<()> {
     let client = client()?;
-    // Warm up with the default request so allocator pools exist before the baseline.
-    for _ in 0..50 {
-        post_simulate(&client, url, "{}").await?;
-    }
-    let before = rss_kib(pid)?;
-    let mut peak = before;
-    for f in 1..=lengths {
-        let body = format!("{{\"forecast_length_days\": {}}}", 1 + (f * 7) % 7300);
-        post_simulate(&client, url, &body).await?;
-        if f % 100 == 0 {
-            peak = peak.max(rss_kib(pid)?);
+    let body = |f: usize| format!("{{\"forecast_length_days\": {f}}}");
+    // Warm up across the whole range of lengths, longest included, so that per-thread
+    // buffers and allocator pools reach their working size before the baseline.
+    for f in (1..=7300).step_by(365).chain([7300]) {
+        for _ in 0..4 {
+            post_simulate(&client, url, &body(f)).await?;
         }
     }
-    let after = rss_kib(pid)?;
-    println!(
-        "RSS before {:.1} MiB, after {lengths} distinct forecast lengths {:.1} MiB (peak {:.1} MiB, growth {:+.1} MiB)",
-        before as f64 / 1024.0,
-        after as f64 / 1024.0,
-        peak as f64 / 1024.0,
-        (after as f64 - before as f64) / 1024.0
-    );
+    let before = rss_kib(pid)?;
+    let mut passes = Vec::new();
+    for pass in 0..2 {
+        let mut peak = 0;
+        for i in 1..=lengths {
+            // Distinct lengths spread over 1..=7300 (a different set on each pass).
+            let f = 1 + (i * 7 + pass) % 7300;
+            post_simulate(&client, url, &body(f)).await?;
+            if i % 100 == 0 {
+                peak = peak.max(rss_kib(pid)?);
+            }
+        }
+        passes.push((rss_kib(pid)?, peak));
+    }
+    let mib = |k: u64| k as f64 / 1024.0;
+    println!("RSS after warm-up {:.1} MiB", mib(before));
+    for (i, (after, peak)) in passes.iter().enumerate() {
+        println!(
+            "  after pass {} ({lengths} distinct forecast lengths): {:.1} MiB (peak {:.1} MiB, {:+.1} MiB vs warm-up)",
+            i + 1,
+            mib(*after),
+            mib(*peak),
+            mib(*after) - mib(before)
+        );
+    }
     Ok(())
 }
 

@@ -4,8 +4,6 @@
 //! [`simulate_json`] is a pure function of the served snapshot and the request, shared by the
 //! HTTP handlers and the offline `simulate` CLI command so both print the same bytes.
 
-use std::cell::RefCell;
-
 use chrono::{Days, NaiveDate};
 use mechafil_core::{Knob, SeriesName, SimOutput, ValidParams};
 use serde::ser::SerializeMap;
@@ -30,18 +28,19 @@ pub enum Resolution {
     Daily,
 }
 
-thread_local! {
-    /// One reusable output buffer per worker thread: a fresh 1–3 MB buffer per request would
-    /// cost page faults on every call.
-    static OUTPUT: RefCell<SimOutput> = RefCell::new(SimOutput::default());
-}
-
 /// Runs `request` on `served` and returns the response body.
 pub fn simulate_json(served: &Served, request: &SimulateRequest, resolution: Resolution) -> Vec<u8> {
-    OUTPUT.with_borrow_mut(|out| {
+    // A pooled output: a fresh 1-3 MB buffer per request would cost page faults on every
+    // call and let the allocator's footprint drift with the forecast lengths asked for.
+    served.with_output(|out| {
         served.simulator.simulate_into(&request.params, out);
         let body = SimulateBody::new(served, request, out, resolution);
-        serde_json::to_vec(&body).expect("serialising to memory cannot fail")
+        // Sized up front (about 20 bytes per number) so the buffer is allocated once rather
+        // than doubled a dozen times.
+        let numbers: usize = body.simulation_output.series.iter().map(|(_, s)| s.count).sum();
+        let mut json = Vec::with_capacity(4096 + 20 * numbers);
+        serde_json::to_writer(&mut json, &body).expect("serialising to memory cannot fail");
+        json
     })
 }
 

@@ -1,10 +1,10 @@
 //! What the service holds in memory: the snapshot it serves ([`Served`], swapped atomically
 //! when an update lands) and the shared handles every handler needs ([`AppState`]).
 
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use chrono::{DateTime, NaiveDate, Utc};
-use mechafil_core::{Simulator, SnapshotError};
+use mechafil_core::{SimOutput, Simulator, SnapshotError};
 use serde::Serialize;
 use tokio::sync::Semaphore;
 
@@ -24,13 +24,27 @@ pub struct Served {
     pub data: NetworkData,
     /// The model, prepared on this snapshot.
     pub simulator: Simulator,
+    /// Output buffers sized for the longest forecast, reused by every simulation on this
+    /// snapshot: at most one per concurrent simulation (one per core), so memory stays flat
+    /// whatever forecast lengths requests ask for.
+    outputs: Mutex<Vec<SimOutput>>,
 }
 
 impl Served {
     /// Validates and prepares `data` for serving.
     pub fn new(meta: SnapshotMeta, data: NetworkData) -> Result<Served, SnapshotError> {
         let simulator = Simulator::new(data.snapshot.clone())?;
-        Ok(Served { meta, data, simulator })
+        Ok(Served { meta, data, simulator, outputs: Mutex::new(Vec::new()) })
+    }
+
+    /// Runs `work` with an output buffer from the pool (a new preallocated one when all are in
+    /// use) and returns the buffer to the pool afterwards.
+    pub fn with_output<T>(&self, work: impl FnOnce(&mut SimOutput) -> T) -> T {
+        let pooled = self.outputs.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let mut out = pooled.unwrap_or_else(|| self.simulator.preallocated_output());
+        let result = work(&mut out);
+        self.outputs.lock().unwrap_or_else(|e| e.into_inner()).push(out);
+        result
     }
 
     /// The short description shown in responses.
