@@ -1,7 +1,8 @@
 //! The `mechafil-api` binary: the HTTP service and the data-layer commands.
 //!
 //! ```text
-//! mechafil-api [--host H] [--port P]    # same as `mechafil-api serve`
+//! mechafil-api                         # same as `mechafil-api serve` (HOST/PORT from the environment)
+//! mechafil-api serve --port 9000
 //! mechafil-api simulate --body '{}'     # what POST /simulate would answer, offline
 //! mechafil-api update-cache             # fetch from Spacescope into the store
 //! mechafil-api --help
@@ -14,13 +15,9 @@ use mechafil_api::commands::serve::{self, ServeArgs, SimulateArgs};
 
 #[derive(Parser, Debug)]
 #[command(name = "mechafil-api", version, about = "MechaFil Filecoin economics service")]
-#[command(args_conflicts_with_subcommands = true)]
 struct Cli {
     #[command(flatten)]
     global: GlobalArgs,
-    /// Options of the default command, `serve`.
-    #[command(flatten)]
-    serve: ServeArgs,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -40,7 +37,7 @@ enum Command {
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        None => serve::serve(cli.serve, &cli.global).await,
+        None => serve::serve(ServeArgs::from_env_and_defaults(), &cli.global).await,
         Some(Command::Serve(args)) => serve::serve(args, &cli.global).await,
         Some(Command::Simulate(args)) => serve::simulate(args, &cli.global).await,
         Some(Command::Data(command)) => data::run(command, &cli.global).await,

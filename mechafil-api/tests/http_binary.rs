@@ -146,3 +146,14 @@ async fn a_damaged_store_is_moved_aside_and_the_service_still_answers() {
     assert_eq!(aside.len(), 1, "the damaged file is kept aside");
     assert_eq!(std::fs::read(dir.path().join(&aside[0])).unwrap(), b"not a database at all");
 }
+
+#[test]
+fn data_dir_works_before_and_after_the_subcommand() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_str().unwrap();
+    for args in [vec!["--data-dir", path, "snapshots"], vec!["snapshots", "--data-dir", path]] {
+        let out = Command::new(BIN).args(&args).env_remove("MECHAFIL_DATA_DIR").output().unwrap();
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    assert!(dir.path().join("mechafil.redb").exists(), "the store was created in --data-dir");
+}

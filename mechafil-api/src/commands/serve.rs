@@ -35,6 +35,16 @@ pub struct ServeArgs {
     pub port: u16,
 }
 
+impl ServeArgs {
+    /// The options `serve` gets without command-line flags: `HOST`/`PORT` from the
+    /// environment, else the defaults (for `mechafil-api` run with no subcommand).
+    pub fn from_env_and_defaults() -> ServeArgs {
+        use clap::{Args, FromArgMatches};
+        let matches = ServeArgs::augment_args(clap::Command::new("serve")).get_matches_from(["serve"]);
+        ServeArgs::from_arg_matches(&matches).expect("defaults and HOST/PORT parse")
+    }
+}
+
 /// Options of `simulate`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct SimulateArgs {
