@@ -113,7 +113,10 @@ impl AppState {
 
     /// State serving `served` that can update from `data.spacescope` into `data.store`.
     pub fn with_data(config: ApiConfig, served: Result<Served, String>, data: DataSources) -> AppState {
-        let permits = std::thread::available_parallelism().map_or(2, |n| n.get());
+        // One core is left to the async runtime (HTTP I/O, /health) when there is more than
+        // one: with every core simulating, /health waited for OS time slices under load.
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let permits = cores.saturating_sub(1).max(1);
         let last_update = data.last_update.clone();
         AppState {
             inner: Arc::new(Inner {
@@ -208,7 +211,7 @@ impl AppState {
         Ok(meta)
     }
 
-    /// Runs CPU-bound `work` on the blocking pool, at most one job per core at a time, so
+    /// Runs CPU-bound `work` on the blocking pool, at most one job per core but one (see `with_data`), so
     /// simulations never stall the async runtime (and `/health` stays fast under load).
     pub async fn run_cpu<T: Send + 'static>(
         &self,
