@@ -2,13 +2,12 @@
 //!
 //! The MechaFil model of Filecoin's economics (power, vesting, minting, pledge locking,
 //! circulating supply), reproducing the reference mechafil-jax model to ~1e-12 relative.
-//! `shared/spec/MODEL.md` is the specification; each stage has its own module, named after
-//! its MODEL.md section: [`power`](crate::power) (1), [`vesting`](crate::vesting) (3),
-//! [`minting`](crate::minting) (4), [`gamma`](crate::gamma) (5), [`supply`](crate::supply) (6),
-//! [`derived`](crate::derived) (7). [`simulator`](crate::simulator) ties them together.
+//! `shared/spec/MODEL.md` is the specification; each stage has its own (private) module, named
+//! after its MODEL.md section: `power` (1), `vesting` (3), `minting` (4), `gamma` (5), `supply`
+//! (6), `derived` (7). [`simulator`] ties them together.
 //!
 //! The crate is pure: no I/O, no async, no wire formats. Its plain data types derive serde
-//! so others can store them; [`reference`] describes the reference service's JSON layout.
+//! so others can store them; [`reference`](mod@reference) describes the reference service's JSON layout.
 //!
 //! ```no_run
 //! # fn demo(snapshot: mechafil_core::Snapshot) -> Result<(), Box<dyn std::error::Error>> {
@@ -40,5 +39,5 @@ pub mod test_support;
 pub use output::{Axis, SeriesName, SimOutput, UnknownSeries};
 pub use params::{InvalidParams, Knob, MAX_FORECAST_DAYS, ParamError, ParamProblem, SimParams, ValidParams};
 pub use reference::{ImportError, ReferenceSnapshot};
-pub use simulator::{SimError, Simulator, simulate};
+pub use simulator::{BatchError, SimError, Simulator, simulate};
 pub use snapshot::{SmoothedMetrics, Snapshot, SnapshotError};

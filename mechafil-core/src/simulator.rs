@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use ndarray::Array2;
 use rayon::prelude::*;
 
 use crate::constants::{DISBURSED_RESERVE, NETWORK_START, PIB_PER_EIB};
@@ -125,6 +126,65 @@ impl Simulator {
                 Err(err) => f(i, Err(&err)),
             })
             .collect()
+    }
+}
+
+/// Why [`Simulator::batch_matrix`] could not build its matrix.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BatchError {
+    /// A scenario's parameters are invalid.
+    #[error("scenario {index}: {error}")]
+    Invalid {
+        /// Position of the scenario in the batch.
+        index: usize,
+        /// Its problems.
+        error: InvalidParams,
+    },
+    /// Scenarios give the series different lengths (different forecast lengths).
+    #[error(
+        "scenario {index} gives {name} {len} values but scenario 0 gives {expected}; use one forecast length"
+    )]
+    Ragged {
+        /// Position of the first scenario that differs.
+        index: usize,
+        /// The series.
+        name: SeriesName,
+        /// Its length there.
+        len: usize,
+        /// The length in scenario 0.
+        expected: usize,
+    },
+}
+
+impl Simulator {
+    /// One series across a batch of scenarios as a matrix: row `i` is scenario `i`, column `j`
+    /// the series' `j`-th day (dates: [`SimOutput::first_date`] of any scenario). Runs on all
+    /// cores like [`Simulator::simulate_batch`]; every scenario must be valid and have the same
+    /// forecast length.
+    ///
+    /// ```no_run
+    /// # fn demo(sim: mechafil_core::Simulator) -> Result<(), mechafil_core::simulator::BatchError> {
+    /// use mechafil_core::{Knob, SeriesName, SimParams};
+    /// let sweep: Vec<SimParams> = (0..=10)
+    ///     .map(|i| SimParams { rr: Some(Knob::Scalar(i as f64 / 10.0)), ..Default::default() })
+    ///     .collect();
+    /// let supply = sim.batch_matrix(&sweep, SeriesName::CircSupply)?;   // 11 x S
+    /// let last_day = supply.column(supply.ncols() - 1);                   // across renewal rates
+    /// # Ok(()) }
+    /// ```
+    pub fn batch_matrix(&self, params: &[SimParams], name: SeriesName) -> Result<Array2<f64>, BatchError> {
+        let rows = self.simulate_batch(params, |index, result| match result {
+            Ok(out) => Ok(out.series(name).to_vec()),
+            Err(error) => Err(BatchError::Invalid { index, error: error.clone() }),
+        });
+        let rows: Vec<Vec<f64>> = rows.into_iter().collect::<Result<_, _>>()?;
+        let expected = rows.first().map_or(0, Vec::len);
+        if let Some((index, row)) = rows.iter().enumerate().find(|(_, r)| r.len() != expected) {
+            return Err(BatchError::Ragged { index, name, len: row.len(), expected });
+        }
+        let flat: Vec<f64> = rows.into_iter().flatten().collect();
+        Ok(Array2::from_shape_vec((params.len(), expected), flat).expect("rows of equal length"))
     }
 }
 

@@ -321,3 +321,31 @@ fn a_preallocated_output_never_reallocates() {
         assert_eq!(fresh.series(SeriesName::NetworkLocked), out.series(SeriesName::NetworkLocked));
     }
 }
+
+#[test]
+fn a_batch_matrix_has_one_row_per_scenario() {
+    let sim = Simulator::new(synthetic_snapshot(700, 300)).unwrap();
+    let sweep: Vec<SimParams> = (0..5)
+        .map(|i| SimParams {
+            forecast_length_days: Some(400),
+            rr: Some(Knob::Scalar(0.2 * i as f64)),
+            ..Default::default()
+        })
+        .collect();
+    let m = sim.batch_matrix(&sweep, SeriesName::NetworkLocked).unwrap();
+    assert_eq!(m.dim(), (5, 299 + 400));
+    for (i, p) in sweep.iter().enumerate() {
+        let single = sim.simulate(p).unwrap();
+        assert_eq!(m.row(i).to_vec(), single.series(SeriesName::NetworkLocked));
+    }
+    let ragged = [sweep[0].clone(), SimParams { forecast_length_days: Some(10), ..Default::default() }];
+    assert!(matches!(
+        sim.batch_matrix(&ragged, SeriesName::CircSupply),
+        Err(mechafil_core::BatchError::Ragged { index: 1, .. })
+    ));
+    let invalid = [SimParams { rr: Some(Knob::Scalar(-1.0)), ..Default::default() }];
+    assert!(matches!(
+        sim.batch_matrix(&invalid, SeriesName::CircSupply),
+        Err(mechafil_core::BatchError::Invalid { index: 0, .. })
+    ));
+}
