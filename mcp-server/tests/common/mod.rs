@@ -7,6 +7,9 @@
 
 #![allow(dead_code)] // Each test file uses a different subset.
 
+pub mod agree;
+pub mod api;
+
 use std::net::SocketAddr;
 use std::process::Stdio;
 use std::time::Duration;
