@@ -7,12 +7,16 @@ mod common;
 
 use std::time::Duration;
 
-use common::agree::{api_body, assert_every_tool_agrees_with_the_api, assert_simulate_agrees, success_json};
-use common::api::Api;
+use common::agree::{
+    api_body, assert_every_tool_agrees_with_the_api, assert_historical_agrees, assert_simulate_agrees,
+    success_json,
+};
+use common::api::{Api, ReservedPort};
 use common::{
     InProcessServer, assert_four_valid_tools, call, closed_port_url, free_port, http_client, http_config,
     http_discover_client, read_answer, spawn_http_binary, text,
 };
+use mcp_server::HttpConfig;
 use mcp_server::config::{HostPolicy, OriginPolicy};
 use reqwest::header::{self, HeaderMap, HeaderValue};
 use serde_json::{Value, json};
@@ -69,19 +73,33 @@ async fn the_2026_07_28_flow_works_without_a_handshake() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn api_down_is_a_tool_error_over_http() {
-    let server = InProcessServer::start_default().await;
+/// The API down: a clear tool error; the API up: the same call through the same client and
+/// server succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_down_is_a_tool_error_over_http_until_the_api_is_up() {
+    let port = ReservedPort::new();
+    let server = InProcessServer::start(HttpConfig::default(), &port.url(), Duration::from_secs(2)).await;
     let client = http_client(&server.mcp_url()).await;
-    let result = call(&client, "get_historical_data", json!({"fields": ["circ_supply"]})).await;
+    let arguments = json!({"fields": ["circ_supply"]});
+    let result = call(&client, "get_historical_data", arguments.clone()).await;
     assert_eq!(result.is_error, Some(true));
     assert!(
-        text(&result).starts_with("get_historical_data: could not reach the MechaFil API"),
+        text(&result).starts_with(&format!(
+            "get_historical_data: could not reach the MechaFil API at {}/",
+            port.url()
+        )),
         "{}",
         text(&result)
     );
+
+    let api = Api::start_on(port).await;
+    let result = success_json("get_historical_data", &call(&client, "get_historical_data", arguments).await);
+    let (status, answer) = api.get("/historical-data?fields=circ_supply").await;
+    assert_eq!(status, 200, "{answer}");
+    assert_historical_agrees(&result, &answer);
     client.cancel().await.unwrap();
     server.stop().await;
+    api.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
