@@ -9,6 +9,7 @@
 
 use base64::Engine;
 use chrono::{Days, NaiveDate};
+use mechafil_api::http::request::SIMULATE_FIELDS;
 use rmcp::model::{CallToolResult, ContentBlock};
 use serde_json::{Map, Value, json};
 
@@ -175,20 +176,9 @@ pub fn assert_simulate_agrees(result: &Value, api: &Value, metrics: &[&str]) {
     }
 }
 
+/// A simulation parameter of the API (the request fields but `output`), echoed in `input`.
 fn is_parameter(key: &str) -> bool {
-    [
-        "rbp",
-        "rr",
-        "fpr",
-        "lock_target",
-        "forecast_length_days",
-        "sector_duration_days",
-        "fil_plus_m",
-        "qa_renew_relative_multiplier",
-        "burn_boost",
-        "use_available_supply",
-    ]
-    .contains(&key)
+    key != "output" && SIMULATE_FIELDS.contains(&key)
 }
 
 /// Checks the demo labels: the result says the data is the demo's, and so does the API.
