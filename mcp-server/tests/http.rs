@@ -1,15 +1,22 @@
-//! The streamable HTTP transport: rmcp's client over both protocol flows, the stateless
-//! behaviour (a restart between two calls), framing by `Accept`, `/mcp/`, CORS, host checks,
-//! the optional bearer token, and graceful shutdown. The API is down in all of these.
+//! The streamable HTTP transport: rmcp's client over both protocol flows, every tool against
+//! the real API (in-process on loopback, `common::api`), the stateless behaviour (a restart
+//! between two calls), framing by `Accept`, `/mcp/`, CORS, host checks, the optional bearer
+//! token, and graceful shutdown. The API is down in the tests of the transport alone.
 
 mod common;
 
 use std::time::Duration;
 
+use common::agree::{
+    api_body, assert_every_tool_agrees_with_the_api, assert_historical_agrees, assert_simulate_agrees,
+    success_json,
+};
+use common::api::{Api, ReservedPort};
 use common::{
     InProcessServer, assert_four_valid_tools, call, closed_port_url, free_port, http_client, http_config,
     http_discover_client, read_answer, spawn_http_binary, text,
 };
+use mcp_server::HttpConfig;
 use mcp_server::config::{HostPolicy, OriginPolicy};
 use reqwest::header::{self, HeaderMap, HeaderValue};
 use serde_json::{Value, json};
@@ -66,32 +73,65 @@ async fn the_2026_07_28_flow_works_without_a_handshake() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn api_down_is_a_tool_error_over_http() {
-    let server = InProcessServer::start_default().await;
+/// The API down: a clear tool error; the API up: the same call through the same client and
+/// server succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_down_is_a_tool_error_over_http_until_the_api_is_up() {
+    let port = ReservedPort::new();
+    let server = InProcessServer::start(HttpConfig::default(), &port.url(), Duration::from_secs(2)).await;
     let client = http_client(&server.mcp_url()).await;
-    let result = call(&client, "get_historical_data", json!({"fields": ["circ_supply"]})).await;
+    let arguments = json!({"fields": ["circ_supply"]});
+    let result = call(&client, "get_historical_data", arguments.clone()).await;
     assert_eq!(result.is_error, Some(true));
     assert!(
-        text(&result).starts_with("get_historical_data: could not reach the MechaFil API"),
+        text(&result).starts_with(&format!(
+            "get_historical_data: could not reach the MechaFil API at {}/",
+            port.url()
+        )),
         "{}",
         text(&result)
     );
+
+    let api = Api::start_on(port).await;
+    let result = success_json("get_historical_data", &call(&client, "get_historical_data", arguments).await);
+    let (status, answer) = api.get("/historical-data?fields=circ_supply").await;
+    assert_eq!(status, 200, "{answer}");
+    assert_historical_agrees(&result, &answer);
     client.cancel().await.unwrap();
     server.stop().await;
+    api.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_tool_agrees_with_the_api_over_http() {
+    let api = Api::start().await;
+    let port = free_port();
+    let mut server = spawn_http_binary(port, &api.base, 30.0).await;
+    let client = http_client(&format!("http://127.0.0.1:{port}/mcp")).await;
+    assert_every_tool_agrees_with_the_api(&client, &api).await;
+    client.cancel().await.unwrap();
+    server.start_kill().unwrap();
+    server.wait().await.unwrap();
+    api.stop().await;
 }
 
 /// A restarted process (a machine stopped and started between two calls) keeps serving the
-/// same client: no new handshake, the old session id still accepted.
-#[tokio::test]
+/// same client: no new handshake, the old session id still accepted, real answers before and
+/// after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restart_between_two_calls_does_not_break_the_conversation() {
+    let api = Api::start().await;
     let port = free_port();
     let url = format!("http://127.0.0.1:{port}/mcp");
-    let api_url = closed_port_url();
-    let mut first = spawn_http_binary(port, &api_url).await;
+    let mut first = spawn_http_binary(port, &api.base, 30.0).await;
+    let arguments =
+        json!({"forecast_length_days": 120, "requested_metrics": ["network_locked", "total_vest"]});
+    let metrics = ["network_locked", "total_vest"];
+    let answer = api.simulate(&api_body(&arguments, &metrics)).await;
 
     let client = http_client(&url).await;
-    assert_eq!(call(&client, "fetch_context", json!({})).await.is_error, Some(false));
+    let before = success_json("simulate", &call(&client, "simulate", arguments.clone()).await);
+    assert_simulate_agrees(&before, &answer, &metrics);
     // The same conversation as a raw client: keep the session id from initialize.
     let (status, headers, _) = post(
         &url,
@@ -105,33 +145,35 @@ async fn a_restart_between_two_calls_does_not_break_the_conversation() {
 
     first.start_kill().unwrap();
     first.wait().await.unwrap();
-    let mut second = spawn_http_binary(port, &api_url).await;
+    let mut second = spawn_http_binary(port, &api.base, 30.0).await;
 
     // rmcp's client, with session recovery off, goes on without a new handshake.
+    let after = success_json("simulate", &call(&client, "simulate", arguments.clone()).await);
+    assert_simulate_agrees(&after, &answer, &metrics);
     let tools = client.list_all_tools().await.expect("tools/list after the restart");
     assert_eq!(tools.len(), 4);
-    let result = call(&client, "simulate", json!({"rbp": -1})).await;
-    assert!(text(&result).contains("rbp must be >= 0"));
     // The raw client's old session id is accepted.
     let (status, _, messages) = post(
         &url,
         &[("accept", BOTH), ("mcp-session-id", &session_id), ("mcp-protocol-version", "2025-06-18")],
-        json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "fetch_context", "arguments": {}}}),
+        json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "simulate", "arguments": arguments}}),
     )
     .await;
     assert_eq!(status, 200);
     assert_eq!(messages[0]["id"], 2);
-    assert_eq!(messages[0]["result"]["isError"], false);
+    assert_eq!(messages[0]["result"]["isError"], false, "{}", messages[0]);
+    assert_simulate_agrees(&messages[0]["result"]["structuredContent"], &answer, &metrics);
 
     client.cancel().await.unwrap();
     second.start_kill().unwrap();
     second.wait().await.unwrap();
+    api.stop().await;
 }
 
 #[tokio::test]
 async fn sigterm_shuts_the_http_server_down_cleanly() {
     let port = free_port();
-    let mut child = spawn_http_binary(port, &closed_port_url()).await;
+    let mut child = spawn_http_binary(port, &closed_port_url(), 0.5).await;
     let pid = child.id().expect("pid").to_string();
     let status = std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap();
     assert!(status.success());

@@ -3,12 +3,17 @@
 //! from the response header, `notifications/initialized` sent *with an id*, then tool calls with
 //! flat arguments and the singular `requested_metric`, answers parsed from SSE `data:` lines.
 //!
-//! Phase 1 runs without the API, so the `simulate` call ends in the API-down tool error; phase 2
-//! points the server at the real API and checks the series (see `README.md`, "Tests").
+//! The server calls the real API (in-process on loopback, `common::api`): the `simulate` answer
+//! read from the SSE `data:` line holds the API's own series.
 
 mod common;
 
+use std::time::Duration;
+
+use common::agree::{api_body, assert_simulate_agrees};
+use common::api::Api;
 use common::{InProcessServer, read_answer};
+use mcp_server::HttpConfig;
 use reqwest::header::{self, HeaderMap};
 use serde_json::{Value, json};
 
@@ -74,9 +79,10 @@ async fn old_client(server: &InProcessServer, protocol_version: &'static str) ->
     OldClient { http: reqwest::Client::new(), url: server.mcp_url(), session_id: None, protocol_version }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_2024_11_05_client_flow() {
-    let server = InProcessServer::start_default().await;
+    let api = Api::start().await;
+    let server = InProcessServer::start(HttpConfig::default(), &api.base, Duration::from_secs(30)).await;
     let mut client = old_client(&server, "2024-11-05").await;
 
     let init = client.initialize().await;
@@ -110,20 +116,23 @@ async fn the_2024_11_05_client_flow() {
     assert_eq!(context["isError"], false);
     assert!(context["content"][0]["text"].as_str().unwrap().starts_with("# MechaFil"));
 
-    // Flat arguments with the singular `requested_metric`. Without an API (phase 1) this is the
-    // clear API-down tool error; phase 2 asserts the available_supply series here.
-    let simulate = client
-        .call_tool(4, "simulate", json!({"forecast_length_days": 60, "requested_metric": "available_supply"}))
-        .await;
-    assert_eq!(simulate["isError"], true, "{simulate}");
-    let message = simulate["content"][0]["text"].as_str().unwrap();
-    assert!(message.starts_with("simulate: could not reach the MechaFil API"), "{message}");
+    // Flat arguments with the singular `requested_metric`; the thin clients read the JSON text
+    // of the first content block.
+    let arguments = json!({"forecast_length_days": 60, "requested_metric": "available_supply"});
+    let simulate = client.call_tool(4, "simulate", arguments.clone()).await;
+    assert_eq!(simulate["isError"], false, "{simulate}");
+    let result: Value = serde_json::from_str(simulate["content"][0]["text"].as_str().unwrap()).unwrap();
+    let answer = api.simulate(&api_body(&arguments, &["available_supply"])).await;
+    assert_simulate_agrees(&result, &answer, &["available_supply"]);
+    let series = result["series"]["available_supply"].as_array().unwrap();
+    assert!(!series.is_empty() && series.iter().all(Value::is_f64), "{}", result["series"]);
 
     // A wrong metric name is a tool error naming the valid ones, before any API call.
     let wrong = client.call_tool(5, "simulate", json!({"requested_metric": "supply"})).await;
     assert_eq!(wrong["isError"], true);
     assert!(wrong["content"][0]["text"].as_str().unwrap().contains("valid names: days,"));
     server.stop().await;
+    api.stop().await;
 }
 
 #[tokio::test]

@@ -1,10 +1,16 @@
 //! The binary over stdio, driven by rmcp's client (`TokioChildProcess`), as Claude Desktop
-//! runs it. The API is down in all of these: they check what must work without it.
+//! runs it: what must work with the API down, every tool against the real API (in-process on
+//! loopback, `common::api`), and a call that fails while the API is down and succeeds on the
+//! same server once it is up.
 
 mod common;
 
 use std::time::{Duration, Instant};
 
+use common::agree::{
+    api_body, assert_every_tool_agrees_with_the_api, assert_simulate_agrees, error_text, success_json,
+};
+use common::api::{Api, ReservedPort};
 use common::{assert_four_valid_tools, call, closed_port_url, stdio_client, text};
 use serde_json::json;
 
@@ -44,28 +50,43 @@ async fn invalid_arguments_are_tool_errors() {
     client.cancel().await.unwrap();
 }
 
-#[tokio::test]
-async fn simulate_with_the_api_down_is_a_clear_tool_error_within_the_budget() {
-    let api_url = closed_port_url();
-    let client = stdio_client(&api_url, 1.0).await;
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_tool_agrees_with_the_api_over_stdio() {
+    let api = Api::start().await;
+    let client = stdio_client(&api.base, 30.0).await;
+    assert_every_tool_agrees_with_the_api(&client, &api).await;
+    client.cancel().await.unwrap();
+    api.stop().await;
+}
+
+/// Claude Desktop starts the server whether or not the API runs: a call while the API is down
+/// is a clear tool error after the budget, and the same call on the same server succeeds once
+/// the API is up (no restart, no new handshake).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_down_is_a_clear_tool_error_and_the_same_server_recovers_when_it_is_up() {
+    let port = ReservedPort::new();
+    let api_url = port.url();
+    let client = stdio_client(&api_url, 2.0).await;
+    let arguments = json!({"forecast_length_days": 60, "requested_metric": "available_supply"});
+
     let started = Instant::now();
-    let result = call(
-        &client,
-        "simulate",
-        json!({"forecast_length_days": 60, "requested_metric": "available_supply"}),
-    )
-    .await;
+    let result = call(&client, "simulate", arguments.clone()).await;
     let elapsed = started.elapsed();
-    assert_eq!(result.is_error, Some(true));
-    let message = text(&result);
+    let message = error_text("simulate", &result);
     assert!(
         message.starts_with(&format!("simulate: could not reach the MechaFil API at {api_url}/")),
         "{message}"
     );
     assert!(message.contains("try again"), "{message}");
-    // A 1 s budget: retried for that second (the last attempt just before its end), no longer.
-    assert!(elapsed >= Duration::from_millis(800) && elapsed < Duration::from_secs(4), "{elapsed:?}");
+    // A 2 s budget: retried for those 2 s (the last attempt just before the end), no longer.
+    assert!(elapsed >= Duration::from_millis(1600) && elapsed < Duration::from_secs(5), "{elapsed:?}");
+
+    let api = Api::start_on(port).await;
+    let result = success_json("simulate", &call(&client, "simulate", arguments.clone()).await);
+    let answer = api.simulate(&api_body(&arguments, &["available_supply"])).await;
+    assert_simulate_agrees(&result, &answer, &["available_supply"]);
     client.cancel().await.unwrap();
+    api.stop().await;
 }
 
 #[tokio::test]

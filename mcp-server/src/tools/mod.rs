@@ -122,13 +122,15 @@ impl MechafilServer {
         let result = results::simulate_result(&request, answer).map_err(ToolError::api("simulate"))?;
         json_result(&result, |chars| {
             let (count, values) = result.series_sizes();
-            let per_series = chars / count.max(1);
-            let fits = (MAX_RESULT_CHARS * 9 / 10 / per_series.max(1)).max(1);
+            let per_series = result.max_series_cost(chars);
+            // 5% is left for what does not grow with the series (explanation, inputs).
+            let fits = (MAX_RESULT_CHARS * 95 / 100 / per_series.max(1)).max(1);
             format!(
                 "simulate: the result would be {chars} characters, over the {MAX_RESULT_CHARS}-character limit \
-                 of one tool result. It holds {count} series ({values} values, about {per_series} characters \
-                 per series: {}). Ask for at most {fits} series per call (split the metrics over several \
-                 calls), or shorten forecast_length_days.",
+                 of one tool result. It holds {count} series with daily rates ({values} values, up to about \
+                 {per_series} characters per series: {}). Ask for at most {fits} series per call, a cumulative \
+                 series counting twice (its daily rate comes with it): split the metrics over several calls, \
+                 or shorten forecast_length_days.",
                 results::metric_list(&request.metrics)
             )
         })
@@ -248,7 +250,7 @@ fn tool_definitions() -> Vec<Tool> {
              a one-line explanation of the inputs used, and for cumulative series the average daily \
              increase under daily_rates[\"<name>_daily_rate\"]. requested_metrics picks the series \
              (default: circ_supply, network_locked, network_QAP_EIB, day_network_reward, 1y_sector_roi); \
-             one result holds at most 100,000 characters (about 8 ten-year series).",
+             one result holds at most 100,000 characters (about 7 ten-year series).",
             input_schema_for::<SimulateArgs>(),
         ),
         tool(

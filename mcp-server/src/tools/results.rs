@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{Days, NaiveDate};
-use mechafil_core::SeriesName;
+use mechafil_core::{Axis, SeriesName};
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{Map, Value};
 
@@ -26,12 +26,15 @@ impl<V: Serialize> Serialize for Ordered<V> {
 }
 
 /// The dates of one series: value `i` is on `start_date + i * timestep_days`.
+///
+/// A series with no value in the weekly window (a 1-year series of a forecast under a year,
+/// any series of a forecast with no Monday) has no dates: the API sends `null` for both.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SeriesDates {
-    /// Date of the first value.
-    pub start_date: NaiveDate,
-    /// Date of the last value.
-    pub end_date: NaiveDate,
+    /// Date of the first value; `None` when there is none.
+    pub start_date: Option<NaiveDate>,
+    /// Date of the last value; `None` when there is none.
+    pub end_date: Option<NaiveDate>,
     /// Number of values.
     pub n_entries: usize,
     /// Days between two values.
@@ -39,9 +42,11 @@ pub struct SeriesDates {
 }
 
 impl SeriesDates {
-    fn spanning(start_date: NaiveDate, timestep_days: u32, n_entries: usize) -> SeriesDates {
+    fn spanning(start_date: Option<NaiveDate>, timestep_days: u32, n_entries: usize) -> SeriesDates {
+        let start_date = start_date.filter(|_| n_entries > 0);
         let last = n_entries.saturating_sub(1) as u64 * u64::from(timestep_days);
-        SeriesDates { start_date, end_date: start_date + Days::new(last), n_entries, timestep_days }
+        let end_date = start_date.map(|start| start + Days::new(last));
+        SeriesDates { start_date, end_date, n_entries, timestep_days }
     }
 }
 
@@ -81,8 +86,9 @@ struct SimulateResponse {
 struct SimulateInput {
     #[serde(default)]
     current_date: Option<String>,
-    sim_start_date: NaiveDate,
-    sim_end_date: NaiveDate,
+    /// `null` when no Monday falls in the forecast window.
+    sim_start_date: Option<NaiveDate>,
+    sim_end_date: Option<NaiveDate>,
     timestep_days: u32,
     n_entries: usize,
     #[serde(default)]
@@ -101,8 +107,8 @@ pub struct SimulateResult {
     pub explanation: String,
     data: DataSource,
     current_date: Option<String>,
-    sim_start_date: NaiveDate,
-    sim_end_date: NaiveDate,
+    sim_start_date: Option<NaiveDate>,
+    sim_end_date: Option<NaiveDate>,
     timestep_days: u32,
     n_entries: usize,
     inputs_used: Ordered<Value>,
@@ -122,6 +128,23 @@ impl SimulateResult {
     pub fn series_sizes(&self) -> (usize, usize) {
         let all = self.series.0.iter().chain(&self.daily_rates.0);
         all.fold((0, 0), |(count, values), (_, v)| (count + 1, values + v.len()))
+    }
+
+    /// The most characters one series (or daily rate) adds to a result whose text is
+    /// `total_chars` long: its largest values list, plus an even share of everything else (its
+    /// dates and units grow with the series count; the fixed part is shared out too, which only
+    /// overestimates). Advice on how many series fit in one result is based on it, so that
+    /// following the advice works for any choice of series, not just for average ones.
+    pub fn max_series_cost(&self, total_chars: usize) -> usize {
+        let sizes: Vec<usize> = self
+            .series
+            .0
+            .iter()
+            .chain(&self.daily_rates.0)
+            .map(|(name, values)| name.len() + 3 + serde_json::to_string(values).map_or(0, |t| t.len()))
+            .collect();
+        let shared = total_chars.saturating_sub(sizes.iter().sum()) / sizes.len().max(1);
+        sizes.iter().max().copied().unwrap_or(0) + shared
     }
 }
 
@@ -207,13 +230,18 @@ pub fn simulate_result(request: &SimulateRequest, answer: Value) -> Result<Simul
         };
         parts.push(format!("{name} {} ({origin})", describe_value(value, unit)));
     }
-    let explanation = format!(
-        "Inputs used: {}. Data: {}. Weekly values from {} to {}.",
-        parts.join(", "),
-        data_note(&data),
-        input.sim_start_date,
-        input.sim_end_date
-    );
+    let forecast_len = input.rest.get("forecast_length_days").and_then(Value::as_u64);
+    let window = match (input.sim_start_date, input.sim_end_date) {
+        (Some(start), Some(end)) => format!("Weekly values (Mondays) from {start} to {end}."),
+        // The API samples the window's Mondays; a window of a few days may hold none.
+        _ => format!(
+            "No weekly values: no Monday falls in the {}-day forecast window from {}; ask for a \
+             forecast of at least 7 days.",
+            forecast_len.map_or_else(|| "?".to_string(), |f| f.to_string()),
+            input.current_date.as_deref().unwrap_or("the current date"),
+        ),
+    };
+    let mut explanation = format!("Inputs used: {}. Data: {}. {window}", parts.join(", "), data_note(&data));
 
     let mut output = answer.simulation_output;
     let mut series = Vec::new();
@@ -228,6 +256,12 @@ pub fn simulate_result(request: &SimulateRequest, answer: Value) -> Result<Simul
         let dates = input.series_dates.get(name).cloned().unwrap_or_else(|| {
             SeriesDates::spanning(input.sim_start_date, input.timestep_days, values.len())
         });
+        if values.is_empty() && input.n_entries > 0 && metric.axis() == Axis::OneYear {
+            explanation.push_str(&format!(
+                " {name} has no values: a 1-year series ends 364 days before the forecast does; \
+                 ask for a forecast of at least 371 days."
+            ));
+        }
         let info = series_info(*metric);
         units.push((
             name.to_string(),
@@ -337,11 +371,10 @@ fn add_end_date(meta: &mut Value) {
     let n_entries = meta.get("n_entries").and_then(Value::as_u64);
     let step = meta.get("timestep_days").and_then(Value::as_u64);
     if let (Some(start), Some(n_entries), Some(step)) = (start, n_entries, step)
-        && n_entries > 0
         && let Ok(step) = u32::try_from(step)
+        && let Some(end_date) = SeriesDates::spanning(Some(start), step, n_entries as usize).end_date
     {
-        let dates = SeriesDates::spanning(start, step, n_entries as usize);
-        meta.insert("end_date".into(), Value::String(dates.end_date.to_string()));
+        meta.insert("end_date".into(), Value::String(end_date.to_string()));
     }
 }
 
@@ -422,6 +455,39 @@ mod tests {
         let text = serde_json::to_string(&result).unwrap();
         assert!(text.starts_with("{\"explanation\""));
         assert!(text.find("\"series\"").unwrap() > text.find("\"units\"").unwrap());
+    }
+
+    #[test]
+    fn series_without_values_keep_null_dates_and_are_explained() {
+        // As the API answers a 60-day forecast: the 1-year series has no value in the window.
+        let mut answer = api_shaped_answer();
+        answer["input"]["series_dates"]["1y_sector_roi"] =
+            json!({"start_date": null, "end_date": null, "n_entries": 0, "timestep_days": 7});
+        answer["simulation_output"]["1y_sector_roi"] = json!([]);
+        let request = request(json!({"requested_metrics": ["cum_network_reward", "1y_sector_roi"]}));
+        let result = simulate_result(&request, answer.clone()).unwrap();
+        let value = serde_json::to_value(&result).unwrap();
+        assert_eq!(value["series"]["1y_sector_roi"], json!([]));
+        assert_eq!(value["series_dates"]["1y_sector_roi"]["start_date"], Value::Null);
+        assert!(result.explanation.contains("1y_sector_roi has no values"), "{}", result.explanation);
+
+        // A window with no Monday: no values and no dates at all.
+        answer["input"]["sim_start_date"] = Value::Null;
+        answer["input"]["sim_end_date"] = Value::Null;
+        answer["input"]["n_entries"] = json!(0);
+        answer["input"]["series_dates"]["cum_network_reward"] =
+            answer["input"]["series_dates"]["1y_sector_roi"].clone();
+        answer["simulation_output"]["cum_network_reward"] = json!([]);
+        let result = simulate_result(&request, answer).unwrap();
+        let value = serde_json::to_value(&result).unwrap();
+        assert_eq!(value["sim_start_date"], Value::Null);
+        assert_eq!(value["daily_rates"]["cum_network_reward_daily_rate"], json!([]));
+        assert!(
+            result.explanation.contains("no Monday falls in the 3-day forecast window"),
+            "{}",
+            result.explanation
+        );
+        assert!(!result.explanation.contains("1y_sector_roi has no values"), "{}", result.explanation);
     }
 
     #[test]

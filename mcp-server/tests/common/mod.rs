@@ -1,11 +1,14 @@
 //! Helpers shared by the integration tests: starting the MCP server (the binary over stdio or
 //! HTTP, or the HTTP app in-process), rmcp clients for both transports, and raw HTTP.
 //!
-//! Everything talks over loopback. "The API is down" is a loopback port with nothing listening:
-//! these phase-1 tests need no API. Phase 2 adds a helper that starts the real `mechafil-api`
-//! binary (see `README.md`, "Tests").
+//! Everything talks over loopback. "The API is down" is a loopback port with nothing listening;
+//! [`api`] serves the real API (its router and demo snapshot) in-process, and [`agree`] checks
+//! tool results against the API's own answers.
 
 #![allow(dead_code)] // Each test file uses a different subset.
+
+pub mod agree;
+pub mod api;
 
 use std::net::SocketAddr;
 use std::process::Stdio;
@@ -138,9 +141,10 @@ pub fn http_config(hosts: HostPolicy, origins: OriginPolicy, token: Option<&str>
     }
 }
 
-/// The binary serving HTTP on `port`, once its `/health` answers.
-pub async fn spawn_http_binary(port: u16, api_url: &str) -> Child {
-    let mut command = binary_command(api_url, 0.5);
+/// The binary serving HTTP on `port` with an API budget of `budget_secs`, once its `/health`
+/// answers.
+pub async fn spawn_http_binary(port: u16, api_url: &str, budget_secs: f64) -> Child {
+    let mut command = binary_command(api_url, budget_secs);
     command
         .args(["--transport", "http", "--host", "127.0.0.1", "--port", &port.to_string()])
         .stdin(Stdio::null())
