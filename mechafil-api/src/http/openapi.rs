@@ -174,9 +174,22 @@ static DOCUMENT: LazyLock<Value> = LazyLock::new(|| {
                 "SeriesName": {"type": "string", "enum": names},
                 "SimulateRequest": simulate_request,
                 "SimulateResponse": {"type": "object", "required": ["input", "simulation_output"], "properties": {
-                    "input": {"type": "object", "description": "Values used, sim_start_date, sim_end_date, timestep_days, n_entries, series_dates"},
+                    "input": {"type": "object", "description": "Values used, sim_start_date, sim_end_date, timestep_days, n_entries, series_dates",
+                        "properties": {
+                            "sim_start_date": {"type": ["string", "null"], "format": "date"},
+                            "sim_end_date": {"type": ["string", "null"], "format": "date"},
+                            "timestep_days": {"type": "integer"},
+                            "n_entries": {"type": "integer"},
+                            "series_dates": {"type": "object", "additionalProperties": {"$ref": "#/components/schemas/SeriesDates"}},
+                        }},
                     "simulation_output": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": ["number", "null"]}}},
                 }},
+                "SeriesDates": {"type": "object", "description": "Dates of one series; null dates when it has no entries",
+                    "properties": {
+                        "start_date": {"type": ["string", "null"], "format": "date"},
+                        "end_date": {"type": ["string", "null"], "format": "date"},
+                        "n_entries": {"type": "integer"}, "timestep_days": {"type": "integer"},
+                    }},
                 "Error": {"type": "object", "required": ["error", "details"], "properties": {
                     "error": {"type": "string"},
                     "details": {"type": "array", "items": {"type": "object", "properties": {"field": {"type": "string"}, "message": {"type": "string"}}}},
