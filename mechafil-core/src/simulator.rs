@@ -17,7 +17,7 @@ use crate::output::{DAILY_SLOTS, SHARED_SLOTS, SeriesName, SharedDaily, SimOutpu
 use crate::params::{InvalidParams, MAX_FORECAST_DAYS, SimParams, ValidParams};
 use crate::power::{self, PowerForecast};
 use crate::snapshot::{Snapshot, SnapshotError};
-use crate::supply::{SupplyColumns, SupplyInputs};
+use crate::supply::{SupplyColumns, SupplyInputs, SupplyPrefix};
 use crate::vesting::Vesting;
 
 /// A snapshot prepared for fast repeated simulation.
@@ -199,6 +199,10 @@ struct Prepared {
     history_minting: [Vec<f64>; 5],
     /// `cumsum(capped_power)` through current_date, to continue the forecast from.
     history_cum_capped_raw: f64,
+    /// The supply pass over days `0 .. H - 1` (before current_date, whose lock target, gamma
+    /// and renewal rate are already the forecast's), which depends on the parameters only
+    /// through `use_available_supply`: indexed by it. Valid with the computed baseline.
+    history_supply: [SupplyPrefix; 2],
 }
 
 impl Prepared {
@@ -227,6 +231,15 @@ impl Prepared {
             &snapshot.historical_raw_power_eib,
             &cum_simple,
         );
+        let history_supply = [false, true].map(|use_available_supply| {
+            history_supply_prefix(
+                snapshot,
+                &history_minting[4],
+                &baseline,
+                &vesting.total_vest,
+                use_available_supply,
+            )
+        });
         // Order: the `Shared` slots of `SeriesName`.
         let mut columns = Vec::with_capacity(SHARED_SLOTS);
         columns.push(days);
@@ -241,6 +254,7 @@ impl Prepared {
             baseline,
             history_minting,
             history_cum_capped_raw,
+            history_supply,
         }
     }
 
@@ -254,6 +268,48 @@ impl Prepared {
 /// Forecast-length working vectors (index 0 = current_date) and two daily ones.
 const FORECAST_SCRATCH: usize = 11;
 const DAILY_SCRATCH: usize = 2;
+
+/// The supply pass over the history days before current_date (see `Prepared::history_supply`).
+fn history_supply_prefix(
+    snapshot: &Snapshot,
+    cum_network_reward: &[f64],
+    baseline: &[f64],
+    total_vest: &[f64],
+    use_available_supply: bool,
+) -> SupplyPrefix {
+    let h = snapshot.history_len();
+    let c = h - 1;
+    let mut day_network_reward = vec![0.0; h];
+    minting::day_network_reward(cum_network_reward, &mut day_network_reward);
+    // Gamma of the history days (one forecast day appended, never read here).
+    let mut gamma = vec![0.0; h];
+    gamma::fill_gamma(snapshot.current_date, h, &mut gamma);
+    let lock_target = vec![crate::constants::HISTORICAL_LOCK_TARGET; c];
+    SupplyInputs {
+        // Re-expirations start releasing at current_date, after these days.
+        current_idx: c,
+        duration: 1,
+        use_available_supply,
+        circ_supply_zero: snapshot.circ_supply_zero,
+        locked_fil_zero: snapshot.locked_fil_zero,
+        locked_reward_zero: snapshot.locked_reward_zero,
+        // The burn history covers every history day.
+        daily_burn: 0.0,
+        burnt_fil_vec: &snapshot.burnt_fil_vec,
+        known_pledge_release: &snapshot.known_scheduled_pledge_release_full_vec,
+        day_network_reward: &day_network_reward,
+        cum_network_reward,
+        total_vest,
+        network_qap_eib: &snapshot.historical_qa_power_eib,
+        network_baseline_eib: baseline,
+        lock_target: &lock_target,
+        gamma: &gamma,
+        renewal_rate: &snapshot.historical_renewal_rate,
+        day_onboarded_qap_pib: &snapshot.historical_onboarded_qa_power_pib,
+        day_renewed_qap_pib: &snapshot.historical_renewed_qa_power_pib,
+    }
+    .prefix(c)
+}
 
 /// Scratch length for `f` forecast days and `s` simulation days.
 fn scratch_len(f: usize, s: usize) -> usize {
@@ -411,8 +467,9 @@ fn run_with_scratch(
     gamma::fill_lock_target(h, lock_target, lock_target_full);
     gamma::fill_gamma(snapshot.current_date, h, gamma);
 
-    // 6. Supply and locking.
-    SupplyInputs {
+    // 6. Supply and locking: the days before current_date are precomputed unless the
+    // baseline is replaced.
+    let supply = SupplyInputs {
         current_idx: c,
         duration,
         use_available_supply: params.use_available_supply,
@@ -432,8 +489,8 @@ fn run_with_scratch(
         renewal_rate: full_renewal_rate,
         day_onboarded_qap_pib: qa_day_onboarded,
         day_renewed_qap_pib: qa_day_renewed,
-    }
-    .run(SupplyColumns {
+    };
+    let mut columns = SupplyColumns {
         circ_supply,
         available_supply,
         network_gas_burn,
@@ -442,7 +499,14 @@ fn run_with_scratch(
         network_locked_pledge,
         network_locked,
         network_locked_reward,
-    });
+    };
+    if params.baseline_function_eib.is_some() {
+        supply.run(&mut columns);
+    } else {
+        let carry = columns.copy_prefix(&prepared.history_supply[usize::from(params.use_available_supply)]);
+        supply.run_from(c, carry, &mut columns);
+    }
+    let SupplyColumns { day_locked_pledge, day_renewed_pledge, .. } = columns;
 
     // 7. Derived per-sector series.
     derived::day_pledge_per_qap(day_locked_pledge, day_renewed_pledge, qa_day_onboarded, day_pledge_per_qap);

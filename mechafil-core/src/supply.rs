@@ -47,13 +47,80 @@ pub(crate) struct SupplyColumns<'a> {
     pub network_locked_reward: &'a mut [f64],
 }
 
+/// Yesterday's values, carried from one day to the next (and, for the history days that do
+/// not depend on the parameters, from a precomputed prefix to the run).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Carry {
+    circ: f64,
+    avail: f64,
+    locked: f64,
+    locked_reward: f64,
+    locked_pledge: f64,
+    gas_burn: f64,
+}
+
+/// The supply columns over the first days of a simulation and the carry after them.
+#[derive(Debug, Clone)]
+pub(crate) struct SupplyPrefix {
+    /// The eight columns of [`SupplyColumns`], in its field order, each `len` days long.
+    pub columns: [Vec<f64>; 8],
+    /// State after the last of those days.
+    pub carry: Carry,
+}
+
+impl SupplyColumns<'_> {
+    fn as_array(&mut self) -> [&mut [f64]; 8] {
+        [
+            &mut *self.circ_supply,
+            &mut *self.available_supply,
+            &mut *self.network_gas_burn,
+            &mut *self.day_locked_pledge,
+            &mut *self.day_renewed_pledge,
+            &mut *self.network_locked_pledge,
+            &mut *self.network_locked,
+            &mut *self.network_locked_reward,
+        ]
+    }
+
+    /// Writes `prefix` into the first days of the columns; returns its carry.
+    pub fn copy_prefix(&mut self, prefix: &SupplyPrefix) -> Carry {
+        for (dst, src) in self.as_array().into_iter().zip(&prefix.columns) {
+            dst[..src.len()].copy_from_slice(src);
+        }
+        prefix.carry
+    }
+}
+
 impl SupplyInputs<'_> {
-    /// Runs the pass, overwriting every element of `out` (whatever it held before).
-    pub fn run(&self, out: SupplyColumns<'_>) {
-        let n = out.circ_supply.len();
+    /// Runs the pass over every day, overwriting every element of `out`.
+    pub fn run(&self, out: &mut SupplyColumns<'_>) {
+        let carry = self.day_zero(out);
+        self.run_from(1, carry, out);
+    }
+
+    /// Runs days `0..n` into fresh columns of length `n` and keeps them with the final carry,
+    /// for a simulator to start later runs from day `n`.
+    pub fn prefix(&self, n: usize) -> SupplyPrefix {
+        let mut columns: [Vec<f64>; 8] = std::array::from_fn(|_| vec![0.0; n]);
+        let [c0, c1, c2, c3, c4, c5, c6, c7] = &mut columns;
+        let mut out = SupplyColumns {
+            circ_supply: c0,
+            available_supply: c1,
+            network_gas_burn: c2,
+            day_locked_pledge: c3,
+            day_renewed_pledge: c4,
+            network_locked_pledge: c5,
+            network_locked: c6,
+            network_locked_reward: c7,
+        };
+        let carry = self.day_zero(&mut out);
+        let carry = self.run_from(1, carry, &mut out);
+        SupplyPrefix { columns, carry }
+    }
+
+    /// Writes day 0 and returns the carry into day 1.
+    fn day_zero(&self, out: &mut SupplyColumns<'_>) -> Carry {
         let locked_reward_zero = self.locked_reward_zero.unwrap_or(self.locked_fil_zero / 2.0);
-        // Day 0 is set here and every later day by the loop, so nothing needs zeroing first
-        // (the output buffer is reused between runs).
         out.day_locked_pledge[0] = 0.0;
         out.day_renewed_pledge[0] = 0.0;
         out.network_locked[0] = self.locked_fil_zero;
@@ -62,18 +129,33 @@ impl SupplyInputs<'_> {
         out.circ_supply[0] = self.circ_supply_zero;
         out.available_supply[0] = self.circ_supply_zero;
         out.network_gas_burn[0] = self.burnt_fil_vec[0];
+        Carry {
+            circ: self.circ_supply_zero,
+            avail: self.circ_supply_zero - self.locked_fil_zero,
+            locked: self.locked_fil_zero,
+            locked_reward: locked_reward_zero,
+            locked_pledge: self.locked_fil_zero - locked_reward_zero,
+            gas_burn: self.burnt_fil_vec[0],
+        }
+    }
 
+    /// Runs days `first..len` from `carry` (the state after day `first - 1`), overwriting those
+    /// days of `out` whatever they held; returns the state after the last day.
+    pub fn run_from(&self, first: usize, carry: Carry, out: &mut SupplyColumns<'_>) -> Carry {
+        let n = out.circ_supply.len();
         // Yesterday's values are carried in locals rather than re-read from the output: the
         // loop is one long dependency chain from day to day, and a store-to-load round trip
         // per carried value would lengthen it.
-        let mut circ_carry = self.circ_supply_zero;
-        let mut avail_carry = self.circ_supply_zero - self.locked_fil_zero;
-        let mut locked = out.network_locked[0];
-        let mut locked_reward = out.network_locked_reward[0];
-        let mut locked_pledge = out.network_locked_pledge[0];
-        let mut gas_burn = out.network_gas_burn[0];
+        let Carry {
+            circ: mut circ_carry,
+            avail: mut avail_carry,
+            mut locked,
+            mut locked_reward,
+            mut locked_pledge,
+            mut gas_burn,
+        } = carry;
         let pledge_per_pib = PIB / GIB;
-        for d in 1..n {
+        for d in first..n {
             let pledge_base = if self.use_available_supply { avail_carry } else { circ_carry };
             let reward = self.day_network_reward[d];
             let qap_pib = self.network_qap_eib[d] * PIB_PER_EIB;
@@ -122,5 +204,6 @@ impl SupplyInputs<'_> {
             out.circ_supply[d] = circ_carry;
             out.available_supply[d] = avail_carry;
         }
+        Carry { circ: circ_carry, avail: avail_carry, locked, locked_reward, locked_pledge, gas_burn }
     }
 }
