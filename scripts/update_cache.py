@@ -11,6 +11,9 @@ it; scripts/local-stack.sh exercises it against the real binary.
 - 409 (an update is already running): this is the usual case on a scale-to-zero deployment,
   where this very request woke the machine and its refresh-on-wake started first. Polls
   GET /health until that update ends, then reports its outcome like a 200 or a failure.
+- No answer, or a 502/503/504 that comes from a proxy rather than the API (which always
+  answers JSON with an `error`): the update may still be running in the API; followed through
+  /health like a 409, and it only counts if it finished after this run started.
 - Anything else is a failure (exit 1) with the API's message and a hint: 401 wrong token,
   403 no ADMIN_TOKEN on the API, 502 Spacescope failed (the old data is still served),
   503 updates disabled (no Spacescope token on the API).
@@ -26,6 +29,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from datetime import datetime, timedelta, timezone
 
 HINTS = {
     401: "the token does not match the API's ADMIN_TOKEN secret",
@@ -96,15 +100,28 @@ def attempt_outcome(attempt):
     return ok, (outcome.get("current_date") if ok else outcome.get("error", "unknown error"))
 
 
-def wait_for_running_update(base, deadline, poll):
-    """Polls /health until no update runs; returns the exit code after reporting."""
+def finished_at(attempt):
+    try:
+        return datetime.fromisoformat(attempt["finished_at"].replace("Z", "+00:00"))
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+
+
+def wait_for_running_update(base, deadline, poll, since):
+    """Polls /health until no update runs; reports the outcome of the last update, which must
+    have finished after `since` (this run's start, less a margin for clock skew)."""
     while True:
-        status, health = request("GET", f"{base}/health")
+        try:
+            status, health = request("GET", f"{base}/health")
+        except (urllib.error.URLError, TimeoutError, ConnectionError) as err:
+            status, health = None, str(err)
         if status == 200 and isinstance(health, dict) and not health.get("update_in_progress"):
-            outcome = attempt_outcome(health.get("last_update"))
+            attempt = health.get("last_update")
+            outcome = attempt_outcome(attempt)
             snapshot = describe_snapshot(health.get("snapshot"))
-            if outcome is None:
-                report(False, f"the running update ended without a recorded outcome; serving {snapshot}")
+            ended = finished_at(attempt) if isinstance(attempt, dict) else None
+            if outcome is None or ended is None or ended < since:
+                report(False, f"no update finished since this run started; serving {snapshot}")
                 return 1
             ok, detail = outcome
             if ok:
@@ -115,7 +132,9 @@ def wait_for_running_update(base, deadline, poll):
         if time.monotonic() > deadline:
             report(False, f"an update was still running after the time limit (last /health: {status})")
             return 1
-        print(f"  an update is running; checking again in {poll:g} s", flush=True)
+        running = status == 200 and isinstance(health, dict) and health.get("update_in_progress")
+        state = "an update is running" if running else f"GET /health: {status}"
+        print(f"  {state}; checking again in {poll:g} s", flush=True)
         time.sleep(poll)
 
 
@@ -132,6 +151,7 @@ def main():
         return 1
     base = args.url.rstrip("/")
     deadline = time.monotonic() + args.timeout_secs
+    since = datetime.now(timezone.utc) - timedelta(minutes=2)
 
     print(f"POST {base}/admin/update-cache", flush=True)
     try:
@@ -139,7 +159,7 @@ def main():
     except (urllib.error.URLError, TimeoutError, ConnectionError) as err:
         # A proxy may drop a long request; the update goes on in the API: follow it there.
         print(f"  no answer ({err}); following the update through /health", flush=True)
-        return wait_for_running_update(base, deadline, args.poll_secs)
+        return wait_for_running_update(base, deadline, args.poll_secs, since)
 
     if 200 <= status < 300:
         snapshot = body.get("snapshot") if isinstance(body, dict) else None
@@ -148,8 +168,12 @@ def main():
     if status == 409:
         print("  409: an update is already running (the refresh-on-wake of a machine this request started)",
               flush=True)
-        return wait_for_running_update(base, deadline, args.poll_secs)
-    message = body.get("error") if isinstance(body, dict) else str(body)[:500]
+        return wait_for_running_update(base, deadline, args.poll_secs, since)
+    from_api = isinstance(body, dict) and "error" in body
+    if status in (502, 503, 504) and not from_api:
+        print(f"  HTTP {status} from a proxy, not the API; following the update through /health", flush=True)
+        return wait_for_running_update(base, deadline, args.poll_secs, since)
+    message = body.get("error") if from_api else str(body)[:500]
     hint = HINTS.get(status, "unexpected answer")
     report(False, f"HTTP {status}: {message} ({hint})")
     return 1
