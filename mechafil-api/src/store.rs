@@ -41,9 +41,10 @@ const METAS: TableDefinition<i32, &[u8]> = TableDefinition::new("snapshot_meta")
 /// Singletons: `schema` (u32), `active` (the active key, i32), `last_update_attempt` (JSON).
 const STATE: TableDefinition<&str, &[u8]> = TableDefinition::new("state");
 
-/// Test hook (see `tests/store.rs`): when this variable names a file, a write transaction
-/// creates that file after its inserts and then waits 30 s before committing, so a test can kill
-/// the process in the middle of a write.
+/// Test hook (see `tests/store.rs`), debug builds only: when this variable names a file, a write
+/// transaction creates that file after its inserts and then waits 30 s before committing, so a
+/// test can kill the process in the middle of a write.
+#[cfg(debug_assertions)]
 const PAUSE_BEFORE_COMMIT_VAR: &str = "MECHAFIL_TEST_PAUSE_BEFORE_COMMIT";
 
 /// The snapshot store. Cheap to clone; `Send + Sync`.
@@ -451,7 +452,9 @@ fn aside_path(path: &Path) -> PathBuf {
     candidate
 }
 
+/// Only in debug builds (the ones `cargo test` runs): a release binary ignores the variable.
 fn pause_before_commit_for_tests() {
+    #[cfg(debug_assertions)]
     if let Some(marker) = std::env::var_os(PAUSE_BEFORE_COMMIT_VAR) {
         let _ = std::fs::write(&marker, b"in write transaction");
         std::thread::sleep(std::time::Duration::from_secs(30));
