@@ -68,7 +68,22 @@ pub(crate) struct SupplyPrefix {
     pub carry: Carry,
 }
 
-impl SupplyColumns<'_> {
+impl<'a> SupplyColumns<'a> {
+    /// Columns over eight vectors, in the field order.
+    fn from_vecs(columns: &'a mut [Vec<f64>; 8]) -> Self {
+        let [c0, c1, c2, c3, c4, c5, c6, c7] = columns;
+        SupplyColumns {
+            circ_supply: c0,
+            available_supply: c1,
+            network_gas_burn: c2,
+            day_locked_pledge: c3,
+            day_renewed_pledge: c4,
+            network_locked_pledge: c5,
+            network_locked: c6,
+            network_locked_reward: c7,
+        }
+    }
+
     fn as_array(&mut self) -> [&mut [f64]; 8] {
         [
             &mut *self.circ_supply,
@@ -102,17 +117,7 @@ impl SupplyInputs<'_> {
     /// for a simulator to start later runs from day `n`.
     pub fn prefix(&self, n: usize) -> SupplyPrefix {
         let mut columns: [Vec<f64>; 8] = std::array::from_fn(|_| vec![0.0; n]);
-        let [c0, c1, c2, c3, c4, c5, c6, c7] = &mut columns;
-        let mut out = SupplyColumns {
-            circ_supply: c0,
-            available_supply: c1,
-            network_gas_burn: c2,
-            day_locked_pledge: c3,
-            day_renewed_pledge: c4,
-            network_locked_pledge: c5,
-            network_locked: c6,
-            network_locked_reward: c7,
-        };
+        let mut out = SupplyColumns::from_vecs(&mut columns);
         let carry = self.day_zero(&mut out);
         let carry = self.run_from(1, carry, &mut out);
         SupplyPrefix { columns, carry }
@@ -244,17 +249,7 @@ mod tests {
 
     fn run(inputs: &SupplyInputs<'_>) -> [Vec<f64>; 8] {
         let mut cols: [Vec<f64>; 8] = std::array::from_fn(|_| vec![f64::NAN; 5]);
-        let [a, b, c, d, e, f, g, h] = &mut cols;
-        inputs.run(&mut SupplyColumns {
-            circ_supply: a,
-            available_supply: b,
-            network_gas_burn: c,
-            day_locked_pledge: d,
-            day_renewed_pledge: e,
-            network_locked_pledge: f,
-            network_locked: g,
-            network_locked_reward: h,
-        });
+        inputs.run(&mut SupplyColumns::from_vecs(&mut cols));
         cols
     }
 
@@ -297,17 +292,7 @@ mod tests {
             let whole = run(&inputs);
             let prefix = inputs.prefix(2);
             let mut cols: [Vec<f64>; 8] = std::array::from_fn(|_| vec![f64::NAN; 5]);
-            let [a, b, c, d, e, f, g, h] = &mut cols;
-            let mut out = SupplyColumns {
-                circ_supply: a,
-                available_supply: b,
-                network_gas_burn: c,
-                day_locked_pledge: d,
-                day_renewed_pledge: e,
-                network_locked_pledge: f,
-                network_locked: g,
-                network_locked_reward: h,
-            };
+            let mut out = SupplyColumns::from_vecs(&mut cols);
             let carry = out.copy_prefix(&prefix);
             inputs.run_from(2, carry, &mut out);
             assert_eq!(cols, whole, "use_available_supply = {avail}");
