@@ -126,13 +126,16 @@ async fn invalid_input_is_a_422_naming_each_field() {
     let Some(server) = reference_server().await else { return };
     let cases: Vec<(Value, &str, &str)> = vec![
         (json!({"rr": 1.5}), "rr", "0 <= x <= 1"),
-        (json!({"rbp": -1}), "rbp", "x >= 0"),
+        (json!({"rbp": -1}), "rbp", "0 <= x <= 10000"),
+        (json!({"rbp": 1e308}), "rbp", "0 <= x <= 10000"),
+        (json!({"sector_duration_days": 3651}), "sector_duration_days", "1 <= days <= 3650"),
+        (json!({"rr": 0.9, "qa_renew_relative_multiplier": 1.5}), "qa_renew_relative_multiplier", "QA renewal rate above 1"),
         (json!({"rr": "high"}), "rr", "expected a number"),
         (json!({"forecast_length_days": 0}), "forecast_length_days", "1 <= days <= 7300"),
         (json!({"forecast_length_days": 7301}), "forecast_length_days", "7300"),
         (json!({"forecast_length_days": 36.5}), "forecast_length_days", "whole number"),
         (json!({"forecast_length_days": -3}), "forecast_length_days", "whole number"),
-        (json!({"sector_duration_days": 0}), "sector_duration_days", "days >= 1"),
+        (json!({"sector_duration_days": 0}), "sector_duration_days", "1 <= days <= 3650"),
         (json!({"forecast_length_days": 10, "rr": [0.5, 0.5]}), "rr", "must have 10"),
         (json!({"rr": [0.5, null]}), "rr", "only numbers"),
         (json!({"use_available_supply": "yes"}), "use_available_supply", "true or false"),

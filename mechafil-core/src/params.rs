@@ -2,10 +2,12 @@
 //! model runs on ([`ValidParams`]).
 //!
 //! Validation happens once, in [`SimParams::validate`], and reports every problem at once, each
-//! naming the parameter, what was wrong and what is allowed. Downstream code never re-checks.
+//! naming the parameter, what was wrong and what is allowed, by the rules of [`crate::rules`].
+//! Downstream code never re-checks.
 
 use serde::{Deserialize, Serialize};
 
+use crate::rules::Param;
 use crate::snapshot::Snapshot;
 
 /// Longest forecast accepted, in days (20 years).
@@ -92,7 +94,7 @@ impl From<Vec<f64>> for Knob {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SimParams {
-    /// Raw-byte onboarding, PiB/day, >= 0. Default: the snapshot's smoothed value.
+    /// Raw-byte onboarding, PiB/day, 0..=10000. Default: the snapshot's smoothed value.
     pub rbp: Option<Knob>,
     /// Renewal rate, 0..=1. Default: the snapshot's smoothed value.
     pub rr: Option<Knob>,
@@ -104,14 +106,14 @@ pub struct SimParams {
     /// parameters if any are given, else 3650.
     #[serde(deserialize_with = "day_count::deserialize")]
     pub forecast_length_days: Option<usize>,
-    /// Average sector duration in days, >= 1. Default 540.
+    /// Average sector duration in days, 1..=3650. Default 540.
     #[serde(deserialize_with = "day_count::deserialize")]
     pub sector_duration_days: Option<usize>,
-    /// FIL+ QA multiplier, > 0. Default 10.
+    /// FIL+ QA multiplier, in (0, 1000]. Default 10.
     pub fil_plus_m: Option<Knob>,
-    /// Multiplier of the renewal rate for QA power, >= 0. Default 1.
+    /// Multiplier of the renewal rate for QA power, 0..=10, with `rr` times it <= 1. Default 1.
     pub qa_renew_relative_multiplier: Option<Knob>,
-    /// Multiplier of the daily gas burn after the history, >= 0. Default 1.
+    /// Multiplier of the daily gas burn after the history, 0..=1000. Default 1.
     pub burn_boost: Option<f64>,
     /// Base new pledges on available rather than circulating supply. Default false.
     pub use_available_supply: Option<bool>,
@@ -204,7 +206,7 @@ pub enum ParamProblem {
         /// The value (integers are shown exactly).
         value: f64,
         /// The allowed range, e.g. `0 <= x <= 1`.
-        allowed: &'static str,
+        allowed: String,
     },
     /// An integer parameter outside its range.
     #[error("{value} is not allowed; allowed: {allowed}")]
@@ -230,8 +232,28 @@ pub enum ParamProblem {
         /// The snapshot's value.
         value: f64,
         /// The allowed range.
-        allowed: &'static str,
+        allowed: String,
     },
+    /// `rr * qa_renew_relative_multiplier` (the QA renewal rate) above 1.
+    #[error(
+        "{}rr {rr} times qa_renew_relative_multiplier {multiplier} is {product}, a QA renewal rate above 1 \
+         (renewed QA power would grow without bound); keep the product <= 1",
+        at_day(*index)
+    )]
+    QaRenewalAboveOne {
+        /// Forecast day, when either is a series.
+        index: Option<usize>,
+        /// The renewal rate that day.
+        rr: f64,
+        /// The multiplier that day.
+        multiplier: f64,
+        /// Their product.
+        product: f64,
+    },
+}
+
+fn at_day(index: Option<usize>) -> String {
+    index.map(|i| format!("on forecast day {i}, ")).unwrap_or_default()
 }
 
 fn at(index: Option<usize>) -> String {
@@ -249,52 +271,24 @@ pub struct InvalidParams {
     pub errors: Vec<ParamError>,
 }
 
-/// The allowed range of a real-valued parameter.
-#[derive(Clone, Copy)]
-enum Range {
-    /// `0 <= x <= 1`.
-    Unit,
-    /// `x >= 0`.
-    NonNegative,
-    /// `x > 0`.
-    Positive,
-}
-
-impl Range {
-    fn contains(self, x: f64) -> bool {
-        match self {
-            Range::Unit => (0.0..=1.0).contains(&x),
-            Range::NonNegative => x >= 0.0,
-            Range::Positive => x > 0.0,
-        }
-    }
-
-    fn describe(self) -> &'static str {
-        match self {
-            Range::Unit => "0 <= x <= 1",
-            Range::NonNegative => "x >= 0",
-            Range::Positive => "x > 0",
-        }
-    }
-}
-
 /// Accumulates problems while validating.
 struct Checker {
     errors: Vec<ParamError>,
 }
 
 impl Checker {
-    fn push(&mut self, param: &'static str, problem: ParamProblem) {
-        self.errors.push(ParamError { param, problem });
+    fn push(&mut self, param: Param, problem: ParamProblem) {
+        self.errors.push(ParamError { param: param.name(), problem });
     }
 
-    /// Checks one value; returns whether it was fine.
-    fn value(&mut self, param: &'static str, index: Option<usize>, value: f64, range: Range) -> bool {
+    /// Checks one value against `param`'s bounds; returns whether it was fine.
+    fn value(&mut self, param: Param, index: Option<usize>, value: f64) -> bool {
+        let bounds = param.bounds().expect("a numeric parameter");
         if !value.is_finite() {
             self.push(param, ParamProblem::NotFinite { index, value });
             false
-        } else if !range.contains(value) {
-            self.push(param, ParamProblem::OutOfRange { index, value, allowed: range.describe() });
+        } else if !bounds.contains(value) {
+            self.push(param, ParamProblem::OutOfRange { index, value, allowed: bounds.describe() });
             false
         } else {
             true
@@ -303,47 +297,56 @@ impl Checker {
 
     /// Checks a series' values, reporting at most the first bad one (a 7300-value series full
     /// of NaN should give one clear message, not thousands).
-    fn series(&mut self, param: &'static str, values: &[f64], range: Range) {
-        for (i, &v) in values.iter().enumerate() {
-            if !self.value(param, Some(i), v, range) {
-                return;
+    fn series(&mut self, param: Param, values: &[f64]) -> bool {
+        values.iter().enumerate().all(|(i, &v)| self.value(param, Some(i), v))
+    }
+
+    /// Checks a knob; returns whether it was fine.
+    fn knob(&mut self, param: Param, knob: &Knob, forecast_len: usize, reason: &str) -> bool {
+        match knob {
+            Knob::Scalar(v) => self.value(param, None, *v),
+            Knob::Series(values) if values.len() != forecast_len => {
+                self.push(
+                    param,
+                    ParamProblem::WrongLength {
+                        expected: forecast_len,
+                        actual: values.len(),
+                        reason: reason.to_string(),
+                    },
+                );
+                false
             }
+            Knob::Series(values) => self.series(param, values),
         }
     }
 
-    fn knob(&mut self, param: &'static str, knob: &Knob, forecast_len: usize, reason: &str, range: Range) {
-        match knob {
-            Knob::Scalar(v) => {
-                self.value(param, None, *v, range);
-            }
-            Knob::Series(values) => {
-                if values.len() != forecast_len {
-                    self.push(
-                        param,
-                        ParamProblem::WrongLength {
-                            expected: forecast_len,
-                            actual: values.len(),
-                            reason: reason.to_string(),
-                        },
-                    );
-                } else {
-                    self.series(param, values, range);
-                }
-            }
+    /// A whole number of days within `param`'s bounds.
+    fn days(&mut self, param: Param, value: usize) -> bool {
+        let bounds = param.bounds().expect("a numeric parameter");
+        let ok = bounds.contains(value as f64);
+        if !ok {
+            self.push(
+                param,
+                ParamProblem::IntOutOfRange {
+                    value,
+                    allowed: format!("{} <= days <= {}", bounds.min, bounds.max),
+                },
+            );
         }
+        ok
     }
 }
 
 impl SimParams {
-    /// The knobs that may be series, with their names and ranges, in documentation order.
-    fn knobs(&self) -> [(&'static str, Option<&Knob>, Range); 6] {
+    /// The knobs that may be series, with their names, in documentation order.
+    fn knobs(&self) -> [(Param, Option<&Knob>); 6] {
         [
-            ("rbp", self.rbp.as_ref(), Range::NonNegative),
-            ("rr", self.rr.as_ref(), Range::Unit),
-            ("fpr", self.fpr.as_ref(), Range::Unit),
-            ("lock_target", self.lock_target.as_ref(), Range::Unit),
-            ("fil_plus_m", self.fil_plus_m.as_ref(), Range::Positive),
-            ("qa_renew_relative_multiplier", self.qa_renew_relative_multiplier.as_ref(), Range::NonNegative),
+            (Param::Rbp, self.rbp.as_ref()),
+            (Param::Rr, self.rr.as_ref()),
+            (Param::Fpr, self.fpr.as_ref()),
+            (Param::LockTarget, self.lock_target.as_ref()),
+            (Param::FilPlusM, self.fil_plus_m.as_ref()),
+            (Param::QaRenewRelativeMultiplier, self.qa_renew_relative_multiplier.as_ref()),
         ]
     }
 
@@ -353,63 +356,61 @@ impl SimParams {
         if let Some(f) = self.forecast_length_days {
             return (f, "forecast_length_days".to_string());
         }
-        for (name, knob, _) in self.knobs() {
+        for (param, knob) in self.knobs() {
             if let Some(len) = knob.and_then(Knob::series_len) {
-                return (len, format!("the length of {name}, as forecast_length_days is not given"));
+                return (len, format!("the length of {param}, as forecast_length_days is not given"));
             }
         }
         (DEFAULT_FORECAST_DAYS, "the default forecast_length_days".to_string())
     }
 
-    /// Validates against `snapshot` (whose smoothed metrics are the rbp/rr/fpr defaults).
+    /// Validates against `snapshot` (whose smoothed metrics are the rbp/rr/fpr defaults),
+    /// following the rules of [`crate::rules`].
     pub fn validate(&self, snapshot: &Snapshot) -> Result<ValidParams, InvalidParams> {
         let mut check = Checker { errors: Vec::new() };
         let (forecast_len, reason) = self.implied_forecast_len();
-        let forecast_ok = (1..=MAX_FORECAST_DAYS).contains(&forecast_len);
-        if !forecast_ok {
-            check.push(
-                "forecast_length_days",
-                ParamProblem::IntOutOfRange {
-                    value: forecast_len,
-                    allowed: format!("1 <= days <= {MAX_FORECAST_DAYS}"),
-                },
-            );
-        }
+        let forecast_ok = check.days(Param::ForecastLengthDays, forecast_len);
         let duration = self.sector_duration_days.unwrap_or(DEFAULT_SECTOR_DURATION_DAYS);
-        if duration < 1 {
-            check.push(
-                "sector_duration_days",
-                ParamProblem::IntOutOfRange { value: duration, allowed: "days >= 1".to_string() },
-            );
-        }
+        check.days(Param::SectorDurationDays, duration);
+        let mut knobs_ok = [true; 6];
         if forecast_ok {
-            for (name, knob, range) in self.knobs() {
+            for ((param, knob), ok) in self.knobs().into_iter().zip(&mut knobs_ok) {
                 if let Some(knob) = knob {
-                    check.knob(name, knob, forecast_len, &reason, range);
+                    *ok = check.knob(param, knob, forecast_len, &reason);
                 }
             }
         }
         let smoothed = snapshot.smoothed;
-        let mut default = |param, value: f64, range: Range| {
-            if !(value.is_finite() && range.contains(value)) {
-                check.push(param, ParamProblem::BadDefault { value, allowed: range.describe() });
+        let mut default = |param: Param, value: f64| {
+            let bounds = param.bounds().expect("a numeric parameter");
+            if !(value.is_finite() && bounds.contains(value)) {
+                check.push(param, ParamProblem::BadDefault { value, allowed: bounds.describe() });
             }
             Knob::Scalar(value)
         };
-        let rbp =
-            self.rbp.clone().unwrap_or_else(|| default("rbp", smoothed.raw_byte_power, Range::NonNegative));
-        let rr = self.rr.clone().unwrap_or_else(|| default("rr", smoothed.renewal_rate, Range::Unit));
-        let fpr = self.fpr.clone().unwrap_or_else(|| default("fpr", smoothed.filplus_rate, Range::Unit));
+        let rbp = self.rbp.clone().unwrap_or_else(|| default(Param::Rbp, smoothed.raw_byte_power));
+        let rr = self.rr.clone().unwrap_or_else(|| default(Param::Rr, smoothed.renewal_rate));
+        let fpr = self.fpr.clone().unwrap_or_else(|| default(Param::Fpr, smoothed.filplus_rate));
+        let qa_renew_relative_multiplier = self
+            .qa_renew_relative_multiplier
+            .clone()
+            .unwrap_or(Knob::Scalar(DEFAULT_QA_RENEW_RELATIVE_MULTIPLIER));
+        // The QA renewal rate is rr times the multiplier: above 1, renewals of renewals grow
+        // geometrically (by that factor every sector duration) until f64 overflows.
+        let [_, rr_ok, .., mult_ok] = knobs_ok;
+        if forecast_ok && rr_ok && mult_ok {
+            check.qa_renewal_rate(&rr, &qa_renew_relative_multiplier, forecast_len);
+        }
         let burn_boost = self.burn_boost.unwrap_or(DEFAULT_BURN_BOOST);
-        check.value("burn_boost", None, burn_boost, Range::NonNegative);
+        check.value(Param::BurnBoost, None, burn_boost);
         if let Some(baseline) = &self.baseline_function_eib {
             let n_days = snapshot.history_len() - 1 + forecast_len;
             if !forecast_ok {
                 // The required length is unknown; the forecast length error says why.
             } else if baseline.len() != n_days {
-                check.push(
-                    "baseline_function_eib",
-                    ParamProblem::WrongLength {
+                check.errors.push(ParamError {
+                    param: "baseline_function_eib",
+                    problem: ParamProblem::WrongLength {
                         expected: n_days,
                         actual: baseline.len(),
                         reason: format!(
@@ -417,9 +418,16 @@ impl SimParams {
                             snapshot.history_len()
                         ),
                     },
-                );
-            } else {
-                check.series("baseline_function_eib", baseline, Range::NonNegative);
+                });
+            } else if let Some((index, &value)) =
+                baseline.iter().enumerate().find(|(_, v)| !(v.is_finite() && **v >= 0.0))
+            {
+                let problem = if value.is_finite() {
+                    ParamProblem::OutOfRange { index: Some(index), value, allowed: "x >= 0".to_string() }
+                } else {
+                    ParamProblem::NotFinite { index: Some(index), value }
+                };
+                check.errors.push(ParamError { param: "baseline_function_eib", problem });
             }
         }
         if !check.errors.is_empty() {
@@ -433,14 +441,25 @@ impl SimParams {
             forecast_length_days: forecast_len,
             sector_duration_days: duration,
             fil_plus_m: self.fil_plus_m.clone().unwrap_or(Knob::Scalar(DEFAULT_FIL_PLUS_M)),
-            qa_renew_relative_multiplier: self
-                .qa_renew_relative_multiplier
-                .clone()
-                .unwrap_or(Knob::Scalar(DEFAULT_QA_RENEW_RELATIVE_MULTIPLIER)),
+            qa_renew_relative_multiplier,
             burn_boost,
             use_available_supply: self.use_available_supply.unwrap_or(false),
             baseline_function_eib: self.baseline_function_eib.clone(),
         })
+    }
+}
+
+impl Checker {
+    /// `rr[k] * qa_renew_relative_multiplier[k] <= 1` on every forecast day (first violation).
+    fn qa_renewal_rate(&mut self, rr: &Knob, mult: &Knob, forecast_len: usize) {
+        let bad = (0..forecast_len).map(|k| (k, rr.at(k) * mult.at(k))).find(|&(_, q)| q > 1.0);
+        if let Some((k, q)) = bad {
+            let index = matches!((rr, mult), (Knob::Series(_), _) | (_, Knob::Series(_))).then_some(k);
+            self.push(
+                Param::QaRenewRelativeMultiplier,
+                ParamProblem::QaRenewalAboveOne { index, rr: rr.at(k), multiplier: mult.at(k), product: q },
+            );
+        }
     }
 }
 

@@ -143,7 +143,8 @@ fn parse_scenario(
     for (key, value) in body {
         let field = format!("{prefix}{key}");
         let Some(&name) = SIMULATE_FIELDS.iter().find(|f| **f == key) else {
-            let valid = if allow_output { &SIMULATE_FIELDS[..] } else { &SIMULATE_FIELDS[..10] };
+            let valid: Vec<&str> =
+                SIMULATE_FIELDS.iter().copied().filter(|f| allow_output || *f != "output").collect();
             errors.push(FieldError::new(field, format!("unknown field; valid fields: {}", valid.join(", "))));
             continue;
         };

@@ -5,7 +5,7 @@
 //! start on start_date, so its samples were not Mondays (MODEL.md, "Not to reproduce").
 //! Here every series is sampled by its own dates.
 
-use chrono::{Datelike, Days, NaiveDate, Weekday};
+use chrono::{Datelike, Days, NaiveDate};
 use serde::ser::SerializeSeq;
 use serde::{Serialize, Serializer};
 
@@ -13,11 +13,6 @@ use serde::{Serialize, Serializer};
 pub fn first_monday_on_or_after(date: NaiveDate) -> NaiveDate {
     let ahead = (7 - date.weekday().num_days_from_monday()) % 7;
     date + Days::new(u64::from(ahead))
-}
-
-/// The last Monday on or before `date`.
-pub fn last_monday_on_or_before(date: NaiveDate) -> NaiveDate {
-    date - Days::new(u64::from(date.weekday().num_days_from_monday()))
 }
 
 /// A regular selection of a series' entries: `count` entries from `first_index`, every `step`.
@@ -123,15 +118,15 @@ impl From<Sampling> for SeriesDates {
     }
 }
 
-/// Whether `date` is a Monday.
-pub fn is_monday(date: NaiveDate) -> bool {
-    date.weekday() == Weekday::Mon
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::Weekday;
     use proptest::prelude::*;
+
+    fn is_monday(date: NaiveDate) -> bool {
+        date.weekday() == Weekday::Mon
+    }
 
     fn date(s: &str) -> NaiveDate {
         s.parse().unwrap()

@@ -6,6 +6,7 @@
 
 use chrono::{Days, NaiveDate};
 use mechafil_core::{Knob, SeriesName, SimOutput, ValidParams};
+use rayon::prelude::*;
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
@@ -63,7 +64,8 @@ pub fn batch_json(served: &Served, batch: &BatchRequest) -> Result<Vec<u8>, ApiE
     }
     let valid: Vec<&SimulateRequest> = batch.scenarios.iter().flatten().collect();
     // Simulate in parallel, serialising each scenario's answer on the worker that ran it.
-    let mut rendered = rayon_map(served, &valid);
+    let mut rendered: Vec<Vec<u8>> =
+        valid.par_iter().map(|r| simulate_json(served, r, Resolution::Weekly)).collect();
     let mut body = Vec::with_capacity(rendered.iter().map(Vec::len).sum::<usize>() + 64);
     body.extend_from_slice(b"{\"results\":[");
     let mut next_valid = rendered.drain(..);
@@ -82,11 +84,6 @@ pub fn batch_json(served: &Served, batch: &BatchRequest) -> Result<Vec<u8>, ApiE
     }
     body.extend_from_slice(b"]}");
     Ok(body)
-}
-
-fn rayon_map(served: &Served, requests: &[&SimulateRequest]) -> Vec<Vec<u8>> {
-    use rayon::prelude::*;
-    requests.par_iter().map(|r| simulate_json(served, r, Resolution::Weekly)).collect()
 }
 
 #[derive(Serialize)]
