@@ -431,7 +431,7 @@ impl HistoricalArgs {
 pub enum SeriesData {
     /// One series; its legend is the chart label.
     One(Vec<Option<f64>>),
-    /// Several series by legend name, sorted by name.
+    /// Several series by legend name, in the order given.
     Named(Vec<(String, Vec<Option<f64>>)>),
 }
 
@@ -451,8 +451,8 @@ impl<'de> Deserialize<'de> for SeriesData {
                 Ok(SeriesData::One(values))
             }
 
-            // JSON objects are unordered (the arguments arrive as a name-sorted map), so the
-            // legend lists the series by name.
+            // The arguments keep their key order (serde_json's `preserve_order`), so the
+            // legend lists the series as the caller wrote them.
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<SeriesData, A::Error> {
                 let mut named = Vec::new();
                 while let Some((name, values)) = map.next_entry::<String, Vec<Option<f64>>>()? {
@@ -636,7 +636,7 @@ mod tests {
     }
 
     #[test]
-    fn chart_series_keep_their_gaps_and_are_sorted_by_name() {
+    fn chart_series_keep_their_gaps_and_their_order() {
         let parse = |args: Value| {
             let Value::Object(map) = args else { panic!() };
             parse_args::<ProvidePlotArgs>("provide_plot", map)
@@ -644,7 +644,7 @@ mod tests {
         let args = parse(json!({"chart": {"series": {"b": [1, null], "a": [2]}, "label": "x"}})).unwrap();
         assert_eq!(
             args.chart.series,
-            SeriesData::Named(vec![("a".into(), vec![Some(2.0)]), ("b".into(), vec![Some(1.0), None])])
+            SeriesData::Named(vec![("b".into(), vec![Some(1.0), None]), ("a".into(), vec![Some(2.0)])])
         );
         let args = parse(json!({"chart": {"series": [1, 2.5], "label": "x", "unit": "FIL"}})).unwrap();
         assert_eq!(args.chart.series, SeriesData::One(vec![Some(1.0), Some(2.5)]));
