@@ -54,10 +54,16 @@ async fn open(browser: &Browser, url: &str) {
     wait_current(browser).await;
 }
 
-/// Waits until the forecast is current for the inputs shown.
+/// Waits until the forecast is current for the inputs shown and the address bar holds them
+/// (the page updates it once the view rests).
 async fn wait_current(browser: &Browser) {
-    wait_until(&browser.driver, "document.body.dataset.state === 'current'", "a current forecast", WAIT)
-        .await;
+    wait_until(
+        &browser.driver,
+        "document.body.dataset.state === 'current' && document.body.dataset.urlPending === undefined",
+        "a current forecast",
+        WAIT,
+    )
+    .await;
 }
 
 /// Types `text` into the input named `name`, replacing what it holds (select all, then type,
@@ -416,6 +422,7 @@ async fn knobs_redraw_from_the_api_and_the_link_reproduces_the_view() {
     assert_ne!(before, changed);
 
     // The link reproduces the view: the same inputs, charts, date and numbers in a fresh load.
+    wait_current(&browser).await;
     let url = driver.current_url().await.unwrap().to_string();
     for expected in
         ["rbp=4.25", "forecast_length_days=1826", "fil_plus_m=12", "use_available_supply=true", "at="]
@@ -609,6 +616,9 @@ async fn one_request_at_a_time_and_numbers_in_flight_are_marked() {
     let driver = &browser.driver;
     let shown = shown_values(&browser).await;
     let posts_before = proxy.posts.lock().unwrap().len();
+    // At load the model's history and the first forecast go out together; from here on, one
+    // request at a time.
+    proxy.max_in_flight.store(0, Ordering::SeqCst);
 
     // Hold the API's answers and move a slider ten steps.
     proxy.gate.send_replace(false);

@@ -10,7 +10,7 @@
 //   not measure, from the model over the history days (POST /simulate/full with a 1-day
 //   forecast, sampled on the same Mondays). Forecasts come from POST /simulate (weekly Mondays),
 //   so history and forecast share one weekly date axis.
-// - Every input change bumps the state; requests are coalesced over DEBOUNCE_MS and at most
+// - Every input change bumps the state; requests are coalesced (see DEBOUNCE_MS) and at most
 //   one is in flight, always for the latest state (the forecast first, then the pinned
 //   comparison and the bands, which are aborted when the forecast is needed again). Whatever is
 //   drawn for older inputs is marked as not current until its answer arrives or fails.
@@ -28,9 +28,11 @@
   const CHART = Object.fromEntries(CHARTS.map((c) => [c.id, c]));
   const HISTORY_FIELDS = new Set(CONFIG.history_fields);
 
-  // Requests wait this long for more input events before going out, so a burst of keystrokes
-  // or slider events becomes one request; while one is in flight, later changes wait for it.
-  const DEBOUNCE_MS = 10;
+  // Changes are coalesced: the first one goes out at the end of the current task (so the
+  // events of one keystroke or one slider step make one request), and changes made while a
+  // request runs wait for it and then go out as one request for the latest inputs. A longer
+  // delay would only add latency: one request in flight already bounds the rate.
+  const DEBOUNCE_MS = 0;
   const DAY_MS = 864e5;
   const DAY_S = 86400;
   const QUANTILES = [5, 25, 50, 75, 95];
@@ -130,7 +132,25 @@
     return Number.isFinite(v) ? v : undefined;
   }
 
+  // The address bar follows the view once the view rests for URL_DELAY_MS: Chromium ignores
+  // (and warns about) more than about 200 history changes in 10 s, and each one costs the
+  // browser some milliseconds, which a dragged slider should not pay on every step.
+  const URL_DELAY_MS = 300;
+  let urlTimer = null;
   function writeUrl() {
+    document.body.dataset.urlPending = 'true';
+    clearTimeout(urlTimer);
+    urlTimer = setTimeout(flushUrl, URL_DELAY_MS);
+  }
+
+  function flushUrl() {
+    clearTimeout(urlTimer);
+    urlTimer = null;
+    applyUrl();
+    delete document.body.dataset.urlPending;
+  }
+
+  function applyUrl() {
     const q = new URLSearchParams();
     for (const p of PARAMS) if (p.name in state.values) q.set(p.name, String(state.values[p.name]));
     const defaults = CHARTS.filter((c) => c.shown_by_default).map((c) => c.id).join(',');
@@ -162,7 +182,8 @@
       const errId = `err-${p.name}`;
       const helpId = `help-${p.name}`;
       const row = el('div', { class: 'param', 'data-param': p.name });
-      const error = el('p', { class: 'field-error', id: errId, hidden: true });
+      // An alert, so a screen reader reads the API's message when it appears.
+      const error = el('p', { class: 'field-error', id: errId, role: 'alert', hidden: true });
       const rangeText = p.bounds ? `allowed ${p.bounds.replace(/<=/g, '≤').replace(/ x /, ` ${p.name} `)}` : '';
       const help = el('p', { class: 'help', id: helpId, text: [rangeText, defaultText(p)].filter(Boolean).join(' · ') });
       let number = null;
@@ -314,10 +335,10 @@
   // Each layer derives the request it wants from the state (null = nothing to ask). A layer is
   // current when its last answer is for the request it wants now.
   const layers = {
-    model: { want: null, done: null, failed: null, answer: null, status: 'idle', error: null },
-    forecast: { want: null, done: null, failed: null, answer: null, status: 'idle', error: null },
-    compare: { want: null, done: null, failed: null, answer: null, status: 'idle', error: null },
-    bands: { want: null, done: null, failed: null, answer: null, status: 'idle', error: null },
+    model: { want: null, done: null, failed: null, running: null, answer: null, status: 'idle', error: null },
+    forecast: { want: null, done: null, failed: null, running: null, answer: null, status: 'idle', error: null },
+    compare: { want: null, done: null, failed: null, running: null, answer: null, status: 'idle', error: null },
+    bands: { want: null, done: null, failed: null, running: null, answer: null, status: 'idle', error: null },
   };
   const ORDER = ['model', 'forecast', 'compare', 'bands'];
   const URLS = { model: '/simulate/full', forecast: '/simulate', compare: '/analyze/compare', bands: '/analyze/ensemble' };
@@ -371,7 +392,11 @@
       ? { forecast_length_days: 1, output: [...modelSeries], ...('use_available_supply' in state.values ? { use_available_supply: state.values.use_available_supply } : {}) }
       : null;
     const forecast = localErrors.size ? null : { ...scenario(), output: forecastOutputs() };
-    const echo = currentEcho();
+    // The analyses start from the echo of the forecast for the inputs as they are now, so
+    // they wait for it (and never run for a scenario the charts no longer show).
+    const f = layers.forecast;
+    const forecastKey = forecast ? JSON.stringify(forecast) : null;
+    const echo = f.answer && forecastKey !== null && f.done === forecastKey ? f.answer.input : null;
     let compare = null;
     let bands = null;
     if (echo && state.charts.length) {
@@ -439,15 +464,18 @@
 
   const needs = (name) => {
     const l = layers[name];
-    return l.want !== null && l.want !== l.done && l.want !== l.failed;
+    return l.want !== null && l.want !== l.done && l.want !== l.failed && l.want !== l.running;
   };
 
-  async function send(name) {
+  // Sends the request `name`'s layer wants; `outside` leaves the one-at-a-time queue (used
+  // once, at load, for the model's history).
+  async function send(name, outside = false) {
     const layer = layers[name];
     const key = layer.want;
     const sentVersion = layer.wantVersion;
     const controller = new AbortController();
-    inflight = { layer: name, key, controller };
+    if (outside) layer.running = key;
+    else inflight = { layer: name, key, controller };
     layer.status = 'updating';
     renderStatus();
     let outcome;
@@ -469,7 +497,8 @@
     } catch (err) {
       outcome = controller.signal.aborted ? { aborted: true } : { ok: false, status: 0, error: `could not reach the API (${err.message})`, details: [] };
     }
-    inflight = null;
+    if (outside) layer.running = null;
+    else inflight = null;
     if (outcome.aborted) {
       layer.status = 'idle';
     } else if (outcome.ok) {
@@ -496,7 +525,8 @@
       if (snap && (snap.current_date !== SNAP.current_date || snap.source !== SNAP.source)) {
         showNotice(`The server now serves the ${snap.source} snapshot of ${snap.current_date}; this page shows the history of ${SNAP.current_date}. Reload the page to see the new one.`);
       }
-      $('explanation').textContent = layers.forecast.answer.input.explanation || '';
+      const explanation = layers.forecast.answer.input.explanation;
+      $('explanation').textContent = explanation ? `Drawn: ${explanation}` : '';
     }
     if (name === 'compare' || name === 'bands') clearApiErrors(name);
     redraw(name === 'forecast' ? sentVersion : null);
@@ -633,7 +663,7 @@
   }
 
   // ---------------------------------------------------------------- charts
-  const figures = new Map(); // chart id -> {figure, plot, layout, table, ...}
+  const figures = new Map(); // chart id -> {figure, plot, layout, cells, ...}
   let layoutKey = '';
 
   const alpha = (hex, a) => {
@@ -692,34 +722,66 @@
     };
   }
 
-  function chartWidth(figure) {
-    return Math.max(260, Math.floor(figure.querySelector('.plot').getBoundingClientRect().width));
-  }
+  // uPlot shows dates in the browser's time zone; the API's dates are UTC days. Shifting each
+  // timestamp by the zone's offset on that date shows them as UTC, and is much cheaper than
+  // uPlot.tzDate's Intl conversion, which runs for every tick label of every redraw.
+  const utcDate = (ts) => {
+    const d = new Date(ts * 1e3);
+    return new Date(d.getTime() + d.getTimezoneOffset() * 6e4);
+  };
+
+  const chartHeight = () => (window.matchMedia('(max-width: 700px)').matches ? 200 : 230);
 
   function buildCharts() {
+    if (!window.uPlot) return; // uPlot runs after this script; see start()
     const box = $('charts');
     for (const f of figures.values()) f.plot.destroy();
     figures.clear();
     box.textContent = '';
+    const built = [];
+    const cols = ['history', 'forecast'];
+    if (state.pinned) cols.push('pinned', 'diff');
+    if (state.bands) cols.push('bands');
+    const names = { history: 'history', forecast: 'forecast', pinned: 'pinned', diff: 'forecast − pinned', bands: 'p5 – p95' };
     for (const chart of visibleCharts()) {
       const layout = seriesLayout(chart);
       const plotBox = el('div', { class: 'plot', role: 'img', 'aria-label': chart.title });
-      const table = el('table', { class: 'readout' });
       const badge = el('span', { class: 'badge', 'aria-hidden': 'true' });
       const legend = el('ul', { class: 'legend', 'aria-hidden': 'true' });
       chart.lines.forEach((line, i) => {
-        const color = PALETTE[i % PALETTE.length];
         const sw = el('span', { class: 'swatch' });
-        sw.style.background = color;
+        sw.style.background = PALETTE[i % PALETTE.length];
         legend.append(el('li', {}, sw, `${line.label}: history (thin), forecast (thick)${state.pinned ? ', pinned (dashed)' : ''}${state.bands ? ', bands (shaded)' : ''}`));
       });
-      const figure = el('figure', { class: 'chart', 'data-chart': chart.id, 'data-state': 'updating' },
+      // The value table's cells are made once here and only their text changes afterwards.
+      const caption = el('caption');
+      const head = el('tr', {}, el('th', { scope: 'col', text: 'line' }));
+      for (const c of cols) head.append(el('th', { scope: 'col', text: names[c] }));
+      const body = el('tbody');
+      const cells = [];
+      for (const line of chart.lines) {
+        const row = el('tr', { 'data-line': line.id }, el('th', { scope: 'row', text: line.label }));
+        for (const kind of cols) {
+          const td = el('td', { 'data-kind': kind, text: '—' });
+          row.append(td);
+          cells.push({ line, kind, td, text: '—', value: null });
+        }
+        body.append(row);
+      }
+      const table = el('table', { class: 'readout' }, caption, el('thead', {}, head), body);
+      const figure = el('figure', { class: 'chart', 'data-chart': chart.id },
         el('figcaption', {}, el('span', { class: 'title', text: chart.title }), ' ', el('span', { class: 'unit', text: chart.unit }), ' ', badge),
         plotBox, legend, table);
       box.append(figure);
+      built.push({ chart, layout, figure, plotBox, badge, caption, cells, states: '', label: '' });
+    }
+    // One layout for all widths, then the plots (measuring after each plot would lay the page
+    // out once per chart).
+    const widths = built.map((b) => Math.max(260, Math.floor(b.plotBox.getBoundingClientRect().width)));
+    built.forEach((b, k) => {
       const series = [{}];
       const bandList = [];
-      layout.forEach((s, i) => {
+      b.layout.forEach((s, i) => {
         if (s.kind === 'history') series.push({ label: s.label, stroke: alpha(s.color, 0.75), width: 1.25, points: { show: false } });
         else if (s.kind === 'forecast') series.push({ label: s.label, stroke: s.color, width: 2.25, points: { show: false } });
         else if (s.kind === 'pinned') series.push({ label: s.label, stroke: alpha(s.color, 0.8), width: 1.5, dash: [6, 4], points: { show: false } });
@@ -733,25 +795,26 @@
         }
       });
       const opts = {
-        width: chartWidth(figure),
-        height: window.matchMedia('(max-width: 700px)').matches ? 200 : 230,
-        tzDate: (ts) => uPlot.tzDate(new Date(ts * 1e3), 'Etc/UTC'),
+        width: widths[k],
+        height: chartHeight(),
+        tzDate: utcDate,
         legend: { show: false },
         cursor: { sync: { key: 'explore' }, drag: { x: false, y: false }, points: { show: false } },
         scales: { x: { time: true } },
         axes: [
           { stroke: '#333', grid: { stroke: '#eee' }, ticks: { stroke: '#ccc' } },
-          { stroke: '#333', label: chart.unit, size: 64, labelSize: 18, grid: { stroke: '#eee' }, ticks: { stroke: '#ccc' }, values: (u, ticks) => ticks.map(fmtTick) },
+          { stroke: '#333', label: b.chart.unit, size: 64, labelSize: 18, grid: { stroke: '#eee' }, ticks: { stroke: '#ccc' }, values: (u, ticks) => ticks.map(fmtTick) },
         ],
         series,
         bands: bandList,
         plugins: [markerPlugin()],
         hooks: { setCursor: [(u) => hover(u.cursor.idx)] },
       };
-      const plot = new uPlot(opts, chartData(chart, layout), plotBox);
-      figures.set(chart.id, { figure, plot, layout, table, badge, plotBox, chart });
-    }
+      b.plot = new uPlot(opts, chartData(b.chart, b.layout), b.plotBox);
+      figures.set(b.chart.id, b);
+    });
     layoutKey = currentLayoutKey();
+    chartsWidth = box.clientWidth;
   }
 
   const currentLayoutKey = () => JSON.stringify([state.charts, !!state.pinned, state.bands]);
@@ -771,19 +834,22 @@
   }
 
   let firstDrawn = false;
+  let chartsWidth = 0;
+
+  // Everything the first chart needs: the history, the model's history (when some line draws
+  // it) and a forecast. Until then nothing is drawn, so the first chart is drawn once.
+  const loaded = () => hist && layers.forecast.answer && (layers.model.answer || !layers.model.want);
 
   // Redraws every chart from the latest answers; `drawnVersion` is the parameter version the
   // forecast answer was for (null when no new forecast arrived).
   function redraw(drawnVersion) {
-    const hadLength = grid.days.length;
+    renderStatus();
+    if (!window.uPlot || !loaded()) return;
     buildGrid();
-    if (currentLayoutKey() !== layoutKey) buildCharts();
+    if (currentLayoutKey() !== layoutKey || !firstDrawn) buildCharts();
     else for (const f of figures.values()) f.plot.setData(chartData(f.chart, f.layout));
-    if (hadLength !== grid.days.length) syncAtSlider();
     renderReadouts();
     renderFigureStates();
-    renderStatus();
-    const ready = hist && layers.forecast.answer && (layers.model.answer || !layers.model.want);
     // uPlot draws in a microtask; the next animation frame is when the new chart is painted.
     requestAnimationFrame(() => {
       const now = performance.now();
@@ -793,7 +859,7 @@
           performance.measure('explore:redraw', { start: t, end: now });
         }
       }
-      if (ready && !firstDrawn) {
+      if (!firstDrawn) {
         firstDrawn = true;
         performance.mark('explore:first-chart');
         document.documentElement.dataset.ready = 'true';
@@ -803,10 +869,12 @@
 
   function layoutChanged() {
     writeUrl();
-    buildGrid();
-    buildCharts();
-    renderReadouts();
-    renderFigureStates();
+    if (firstDrawn) {
+      buildGrid();
+      buildCharts();
+      renderReadouts();
+      renderFigureStates();
+    }
     changed();
   }
 
@@ -831,60 +899,77 @@
     return k === null ? null : grid.days[k];
   };
 
+  // Sets a property only when it changes: every write to the DOM can cost a style pass.
+  const put = (node, key, value) => {
+    if (node[key] !== value) node[key] = value;
+  };
+
   function syncAtSlider() {
     const at = $('at');
-    at.max = String(Math.max(0, grid.days.length - 1));
+    put(at, 'max', String(Math.max(0, grid.days.length - 1)));
     const k = readoutIndex();
-    if (k !== null && hoverIdx === null) at.value = String(k);
+    if (k !== null && hoverIdx === null) put(at, 'value', String(k));
   }
 
   // Fills the value tables for the readout date; `moveMarker` also redraws the charts' marker
   // of that date (a hover needs no marker: uPlot draws its own cursor).
   function renderReadouts(moveMarker = false) {
-    const k = readoutIndex();
-    const at = $('at');
     syncAtSlider();
+    const k = readoutIndex();
     if (k === null) return;
     const day = grid.days[k];
     const iso = isoOf(day);
     const when = day <= CURRENT_DAY ? 'history' : 'forecast';
-    $('at-date').textContent = `${iso} (${when})`;
-    at.setAttribute('aria-valuetext', `${iso}, ${when}`);
+    put($('at-date'), 'textContent', `${iso} (${when})`);
+    const at = $('at');
+    if (at.getAttribute('aria-valuetext') !== `${iso}, ${when}`) at.setAttribute('aria-valuetext', `${iso}, ${when}`);
     for (const f of figures.values()) {
       const data = f.plot.data;
-      const { chart, layout, table } = f;
-      const cols = ['history', 'forecast'];
-      if (state.pinned) cols.push('pinned', 'diff');
-      if (state.bands) cols.push('bands');
-      table.textContent = '';
-      table.append(el('caption', { text: `${chart.title} on ${iso} (${chart.unit})` }));
-      const head = el('tr', {}, el('th', { scope: 'col', text: 'line' }));
-      const names = { history: 'history', forecast: 'forecast', pinned: 'pinned', diff: 'forecast − pinned', bands: 'p5 – p95' };
-      for (const c of cols) head.append(el('th', { scope: 'col', text: names[c] }));
-      table.append(el('thead', {}, head));
-      const body = el('tbody');
-      for (const line of chart.lines) {
-        const value = (kind) => {
-          const i = layout.findIndex((s) => s.line === line && s.kind === kind);
-          return i < 0 ? null : data[i + 1][k];
-        };
-        const row = el('tr', { 'data-line': line.id }, el('th', { scope: 'row', text: line.label }));
-        const cell = (kind, v) => el('td', { 'data-kind': kind, 'data-value': finite(v) ? String(v) : null, text: fmt(v) });
-        for (const c of cols) {
-          if (c === 'diff') {
-            const a = value('forecast');
-            const b = value('pinned');
-            row.append(cell('diff', finite(a) && finite(b) ? a - b : null));
-          } else if (c === 'bands') {
-            const lo = value('p5');
-            const hi = value('p95');
-            row.append(el('td', { 'data-kind': 'bands', 'data-lo': finite(lo) ? String(lo) : null, 'data-hi': finite(hi) ? String(hi) : null, text: finite(lo) && finite(hi) ? `${fmt(lo)} – ${fmt(hi)}` : '—' }));
-          } else row.append(cell(c, value(c)));
+      const valueOf = (line, kind) => {
+        const i = f.layout.findIndex((s) => s.line === line && s.kind === kind);
+        return i < 0 ? null : data[i + 1][k];
+      };
+      put(f.caption, 'textContent', `${f.chart.title} on ${iso} (${f.chart.unit})`);
+      for (const cell of f.cells) {
+        let value = null;
+        let text;
+        let extra = null;
+        if (cell.kind === 'diff') {
+          const a = valueOf(cell.line, 'forecast');
+          const b = valueOf(cell.line, 'pinned');
+          value = finite(a) && finite(b) ? a - b : null;
+          text = fmt(value);
+        } else if (cell.kind === 'bands') {
+          const lo = valueOf(cell.line, 'p5');
+          const hi = valueOf(cell.line, 'p95');
+          extra = [finite(lo) ? String(lo) : null, finite(hi) ? String(hi) : null];
+          text = finite(lo) && finite(hi) ? `${fmt(lo)} – ${fmt(hi)}` : '—';
+        } else {
+          value = valueOf(cell.line, cell.kind);
+          text = fmt(value);
         }
-        body.append(row);
+        const raw = finite(value) ? String(value) : null;
+        if (cell.value !== raw) {
+          if (raw === null) delete cell.td.dataset.value;
+          else cell.td.dataset.value = raw;
+          cell.value = raw;
+        }
+        if (extra) {
+          for (const [key, v] of [['lo', extra[0]], ['hi', extra[1]]]) {
+            if (v === null) delete cell.td.dataset[key];
+            else if (cell.td.dataset[key] !== v) cell.td.dataset[key] = v;
+          }
+        }
+        if (cell.text !== text) {
+          cell.td.textContent = text;
+          cell.text = text;
+        }
       }
-      table.append(body);
-      f.plotBox.setAttribute('aria-label', describeChart(f, iso));
+      const label = describeChart(f, iso);
+      if (f.label !== label) {
+        f.plotBox.setAttribute('aria-label', label);
+        f.label = label;
+      }
       if (moveMarker) f.plot.redraw(false, false);
     }
   }
@@ -914,13 +999,15 @@
   }
 
   let statusTimer = null;
+  let statusMessage = '';
   function renderStatus() {
     const fs = forecastState();
     const bs = layerState('bands', state.bands);
     const ps = layerState('compare', !!state.pinned);
-    document.body.dataset.state = fs;
-    document.body.dataset.bandsState = bs;
-    document.body.dataset.pinState = ps;
+    const body = document.body.dataset;
+    if (body.state !== fs) body.state = fs;
+    if (body.bandsState !== bs) body.bandsState = bs;
+    if (body.pinState !== ps) body.pinState = ps;
     const text = {
       current: 'Forecast up to date for the inputs shown.',
       updating: 'Updating the forecast…',
@@ -932,17 +1019,18 @@
     if (state.bands) extra.push(bs === 'current' ? 'bands up to date' : bs === 'failed' || bs === 'invalid' ? 'bands failed' : 'bands updating…');
     const message = extra.length ? `${text} (${extra.join(', ')})` : text;
     const status = $('status');
-    status.dataset.state = fs;
+    if (status.dataset.state !== fs) status.dataset.state = fs;
     // The live region speaks only once a state has lasted a moment, so a dragged slider does
     // not make a screen reader repeat "updating" on every step.
-    clearTimeout(statusTimer);
-    statusTimer = setTimeout(() => {
-      if (status.textContent !== message) status.textContent = message;
-    }, fs === 'updating' ? 400 : 150);
+    if (message !== statusMessage) {
+      statusMessage = message;
+      clearTimeout(statusTimer);
+      statusTimer = setTimeout(() => put(status, 'textContent', message), fs === 'updating' ? 400 : 150);
+    }
     const current = fs === 'current';
-    $('download-csv').disabled = !current;
-    $('download-json').disabled = !current;
-    $('pin').disabled = !state.pinned && !current;
+    put($('download-csv'), 'disabled', !current);
+    put($('download-json'), 'disabled', !current);
+    put($('pin'), 'disabled', !state.pinned && !current);
     renderFigureStates();
   }
 
@@ -950,11 +1038,14 @@
     const fs = forecastState();
     const bs = layerState('bands', state.bands);
     const ps = layerState('compare', !!state.pinned);
+    const key = `${fs} ${bs} ${ps}`;
     const sub = [];
     if (state.pinned && ps !== 'current') sub.push(ps === 'failed' || ps === 'invalid' ? 'pinned: failed' : 'pinned: updating');
     if (state.bands && bs !== 'current') sub.push(bs === 'failed' || bs === 'invalid' ? 'bands: failed' : 'bands: updating');
     const label = { current: '', updating: 'updating…', invalid: 'not current: invalid inputs', failed: 'not current: request failed' }[fs];
     for (const f of figures.values()) {
+      if (f.states === key) continue;
+      f.states = key;
       f.figure.dataset.state = fs;
       f.figure.dataset.bandsState = bs;
       f.figure.dataset.pinState = ps;
@@ -1045,7 +1136,7 @@
   }
 
   async function copyLink() {
-    writeUrl();
+    flushUrl();
     try {
       await navigator.clipboard.writeText(location.href);
       $('status').textContent = 'Link copied: it reproduces this view.';
@@ -1070,21 +1161,35 @@
 
   function start() {
     readUrl();
+    // The requests go first, so the network works while the page builds its controls and the
+    // browser runs uPlot (which comes after this script). At load, the history, the model's
+    // history and the first forecast are asked for at once; after that, one request at a time.
+    loadHistory();
+    const bodies = wantedBodies();
+    if (bodies.model) {
+      layers.model.want = JSON.stringify(bodies.model);
+      send('model', true);
+    }
+    pump();
     buildControls();
     renderPin();
-    buildGrid();
-    buildCharts();
-    syncAtSlider();
     if (notices.length) showNotice(notices.join(' '), 'url');
     writeUrl();
-    // The history does not depend on the inputs: it is fetched once, beside the first forecast.
-    loadHistory();
-    pump();
+    // The charts need uPlot, which runs after this script, before DOMContentLoaded.
+    if (window.uPlot) redraw(null);
+    else document.addEventListener('DOMContentLoaded', () => redraw(null));
+    // A new width resizes the charts (their height follows the content, which must not).
     let resizeTimer = null;
     new ResizeObserver(() => {
       clearTimeout(resizeTimer);
       resizeTimer = setTimeout(() => {
-        for (const f of figures.values()) f.plot.setSize({ width: chartWidth(f.figure), height: f.plot.height });
+        const width = $('charts').clientWidth;
+        if (width === chartsWidth || !figures.size) return;
+        chartsWidth = width;
+        for (const f of figures.values()) {
+          const w = Math.max(260, Math.floor(f.plotBox.getBoundingClientRect().width));
+          f.plot.setSize({ width: w, height: chartHeight() });
+        }
       }, 50);
     }).observe($('charts'));
   }
