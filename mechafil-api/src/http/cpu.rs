@@ -131,6 +131,15 @@ impl CpuBudget {
         self.job(work).await
     }
 
+    /// Runs a further job of a request already admitted (by [`CpuBudget::run`] or
+    /// [`CpuBudget::run_chunks`]): never refused, so a request is not turned away halfway.
+    pub async fn run_admitted<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, ApiError> {
+        self.job(work).await
+    }
+
     /// Runs `work` on every chunk, at most `parallel` chunks at a time (capped at the permits),
     /// each as its own job; returns the results in chunk order. 429 when the queue is full at
     /// the start; 503 when `deadline` passes before the last chunk has started. Dropping the

@@ -27,6 +27,7 @@ use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
 
 pub mod admin;
+pub mod analyze;
 pub mod body;
 pub mod cpu;
 pub mod error;
@@ -55,6 +56,11 @@ pub fn router(state: AppState) -> Router {
         .route("/simulate", post(simulate_weekly))
         .route("/simulate/full", post(simulate_daily))
         .route("/simulate/batch", post(simulate_batch))
+        .route("/analyze/ensemble", post(analyze::ensemble))
+        .route("/analyze/sweep", post(analyze::sweep))
+        .route("/analyze/solve", post(analyze::solve))
+        .route("/analyze/sensitivity", post(analyze::sensitivity))
+        .route("/analyze/compare", post(analyze::compare))
         .route("/historical-data", get(historical_weekly))
         .route("/historical-data/full", get(historical_daily))
         .route("/admin/update-cache", post(admin::update_cache))

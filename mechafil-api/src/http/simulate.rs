@@ -204,10 +204,15 @@ impl<'a> SimulateBody<'a> {
 
 /// One line saying what was simulated and which inputs were defaults.
 fn explanation(served: &Served, request: &SimulateRequest) -> String {
-    let p = &request.params;
+    scenario_sentence(served, &request.params, &request.given)
+}
+
+/// A scenario in words: the forecast, the data, and which parameters were given, taken from
+/// the snapshot or left at their defaults.
+pub(crate) fn scenario_sentence(served: &Served, p: &ValidParams, given: &[&str]) -> String {
     let snapshot = served.simulator.snapshot();
     let f = p.forecast_length_days();
-    let given = |name: &str| request.given.contains(&name);
+    let given = |name: &str| given.contains(&name);
     let describe = |name: &'static str, knob: &Knob, unit: &str| match knob {
         Knob::Scalar(v) => format!("{name} {}{unit}", fmt_sig(*v)),
         Knob::Series(values) => format!("{name} a {}-day series", values.len()),
@@ -260,7 +265,7 @@ fn explanation(served: &Served, request: &SimulateRequest) -> String {
 }
 
 /// `v` with at most 4 significant digits, for prose.
-fn fmt_sig(v: f64) -> String {
+pub(crate) fn fmt_sig(v: f64) -> String {
     if v == 0.0 || !v.is_finite() {
         return v.to_string();
     }

@@ -113,13 +113,14 @@ impl AppState {
     /// State serving `served` that can update from `data.spacescope` into `data.store`.
     pub fn with_data(config: ApiConfig, served: Result<Served, String>, data: DataSources) -> AppState {
         let last_update = data.last_update.clone();
+        let cpu = config.cpu_permits.map_or_else(CpuBudget::for_this_machine, CpuBudget::new);
         AppState {
             inner: Arc::new(Inner {
                 served: RwLock::new(served.map(Arc::new)),
                 config,
-                // One core is left to the async runtime (HTTP I/O, /health) when there is
-                // more than one: with every core simulating, /health waited for OS time slices.
-                cpu: CpuBudget::for_this_machine(),
+                // By default one core is left to the async runtime (HTTP I/O, /health): with
+                // every core simulating, /health waited for OS time slices.
+                cpu,
                 started_at: Utc::now(),
                 data,
                 update_lock: tokio::sync::Mutex::new(()),

@@ -461,6 +461,16 @@ impl Ensemble {
         self.default_vary
     }
 
+    /// Whether each member's drawn knobs are returned.
+    pub fn returns_member_params(&self) -> bool {
+        self.return_member_params
+    }
+
+    /// How many members' arrays are returned.
+    pub fn member_paths(&self) -> usize {
+        self.member_paths
+    }
+
     /// The output series with their dates.
     pub fn outputs(&self) -> &[SampledOutput] {
         &self.outputs

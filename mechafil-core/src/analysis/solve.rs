@@ -126,6 +126,16 @@ impl Solve {
         &self.base
     }
 
+    /// The knob solved for.
+    pub fn knob(&self) -> Param {
+        self.knob
+    }
+
+    /// The target.
+    pub fn target(&self) -> f64 {
+        self.target
+    }
+
     /// The bracket searched.
     pub fn bracket(&self) -> (f64, f64) {
         self.bracket

@@ -239,6 +239,11 @@ impl Summary {
         self.series
     }
 
+    /// The threshold of `first_below` / `first_above`.
+    pub fn threshold(&self) -> Option<f64> {
+        self.stat.is_date().then_some(self.threshold)
+    }
+
     /// The first and last date of its range.
     pub fn range(&self) -> (NaiveDate, NaiveDate) {
         (self.first_date + Days::new(self.lo as u64), self.first_date + Days::new(self.hi as u64))
