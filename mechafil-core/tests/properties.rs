@@ -179,7 +179,8 @@ fn invalid_params() -> impl Strategy<Value = (SimParams, &'static str)> {
         }),
         (10_000.000001..1e308f64)
             .prop_map(|v| (SimParams { rbp: Some(Knob::Scalar(v)), ..Default::default() }, "rbp")),
-        (1000.000001..1e308f64).prop_map(|v| (SimParams { burn_boost: Some(v), ..Default::default() }, "burn_boost")),
+        (1000.000001..1e308f64)
+            .prop_map(|v| (SimParams { burn_boost: Some(v), ..Default::default() }, "burn_boost")),
         prop_oneof![Just(0usize), MAX_FORECAST_DAYS + 1..usize::MAX].prop_map(|f| {
             (SimParams { forecast_length_days: Some(f), ..Default::default() }, "forecast_length_days")
         }),
@@ -221,7 +222,9 @@ fn every_problem_is_reported_at_once() {
     let err = sim.simulate(&params).unwrap_err();
     let named: Vec<_> = err.errors.iter().map(|e| e.param).collect();
     assert_eq!(named, ["sector_duration_days", "rr", "fpr"]);
-    assert!(matches!(&err.errors[1].problem, ParamProblem::OutOfRange { allowed, .. } if allowed == "0 <= x <= 1"));
+    assert!(
+        matches!(&err.errors[1].problem, ParamProblem::OutOfRange { allowed, .. } if allowed == "0 <= x <= 1")
+    );
     assert!(matches!(err.errors[2].problem, ParamProblem::NotFinite { .. }));
 }
 
@@ -396,12 +399,11 @@ fn the_corners_of_the_parameter_rules_give_finite_forecasts() {
                                     for (name, values) in out.iter() {
                                         let ratio = matches!(
                                             name,
-                                            SeriesName::DayPledgePerQap
-                                                | SeriesName::OneYearSectorRoi
+                                            SeriesName::DayPledgePerQap | SeriesName::OneYearSectorRoi
                                         );
-                                        let bad = values.iter().position(|v| {
-                                            v.is_infinite() || (v.is_nan() && !ratio)
-                                        });
+                                        let bad = values
+                                            .iter()
+                                            .position(|v| v.is_infinite() || (v.is_nan() && !ratio));
                                         assert!(
                                             bad.is_none(),
                                             "{name}[{}] = {} with {params:?}",
@@ -435,4 +437,36 @@ fn a_qa_renewal_rate_above_one_is_rejected_naming_the_multiplier() {
     assert!(message.contains("rr 0.9 times qa_renew_relative_multiplier 1.2"), "{message}");
     let fine = SimParams { rr: Some(Knob::Scalar(0.8)), ..params };
     assert!(sim.simulate(&fine).is_ok());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// A reused output skips copying the history days when they are already in place; any
+    /// sequence of runs (same or other forecast length, either pledge base, computed or given
+    /// baseline) must still give the bits of a fresh output.
+    #[test]
+    fn a_reused_output_skipping_history_copies_gives_fresh_bits(
+        steps in proptest::collection::vec((prop_oneof![Just(300usize), Just(301), 1usize..600], any::<bool>(), any::<bool>(), 0.0..5.0f64), 1..6),
+    ) {
+        let h = 120;
+        let sim = Simulator::new(synthetic_snapshot(700, h)).unwrap();
+        let mut reused = SimOutput::default();
+        for (f, avail, custom, rbp) in steps {
+            let baseline = custom.then(|| (0..h - 1 + f).map(|i| 8.0 + 0.01 * i as f64).collect());
+            let params = SimParams {
+                forecast_length_days: Some(f),
+                use_available_supply: Some(avail),
+                baseline_function_eib: baseline,
+                rbp: Some(Knob::Scalar(rbp)),
+                ..SimParams::default()
+            };
+            sim.simulate_into(&sim.validate(&params).unwrap(), &mut reused);
+            let fresh = sim.simulate(&params).unwrap();
+            for (name, values) in fresh.iter() {
+                let other = reused.series(name);
+                prop_assert!(values.iter().zip(other).all(|(a, b)| a.to_bits() == b.to_bits()), "{} f={} avail={} custom={}", name, f, avail, custom);
+            }
+        }
+    }
 }
