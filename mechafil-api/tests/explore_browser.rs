@@ -735,3 +735,162 @@ async fn a_browser_at_the_root_gets_the_page() {
     browser.quit().await;
     server.stop().await;
 }
+
+/// The scenario the page's forecast used (its `/simulate` echo), every parameter but the
+/// forecast length: what the page pins and what its bands start from.
+fn echo_scenario(echo: &Value) -> serde_json::Map<String, Value> {
+    mechafil_core::Param::ALL
+        .iter()
+        .filter(|p| **p != mechafil_core::Param::ForecastLengthDays)
+        .map(|p| (p.name().to_string(), echo[p.name()].clone()))
+        .collect()
+}
+
+/// The analyses' name of each line on the page, by (chart, line).
+fn analysis_lines(charts: &[String]) -> Vec<(&'static str, &'static LineDef)> {
+    CHARTS
+        .iter()
+        .filter(|c| charts.iter().any(|id| id == c.id))
+        .flat_map(|c| c.lines.iter().map(move |l| (c.id, l)))
+        .collect()
+}
+
+#[tokio::test]
+async fn bands_come_from_the_ensemble_and_the_pinned_scenario_from_the_comparison() {
+    let _serial = SERIAL.lock().await;
+    let Some(browser) = Browser::launch().await else { return };
+    let server = demo_server().await;
+    open(&browser, &server.url("/explore?charts=power,lock_ratio,roi&at=2030-01-07")).await;
+    let driver = &browser.driver;
+    let date = readout_date(&browser).await;
+    let charts = shown_charts(&browser).await;
+    let lines = analysis_lines(&charts);
+    let outputs: Vec<&str> = lines.iter().map(|(_, l)| l.analysis_series).collect();
+    let (_, default) = server.post("/simulate", &json!({"output": "circ_supply"})).await;
+    let default_scenario = echo_scenario(&default["input"]);
+
+    // Bands: the page's p5 and p95 are the ensemble's, for the spread it states (the API's
+    // default spread: rbp lognormal sd 25 %, rr and fpr normal sd 0.05; 200 members, seed 0).
+    driver.find(By::Id("bands")).await.unwrap().click().await.unwrap();
+    wait_until(driver, "document.body.dataset.bandsState === 'current'", "current bands", WAIT).await;
+    let rbp = default_scenario["rbp"].as_f64().unwrap();
+    let mut base = default_scenario.clone();
+    base.insert("forecast_length_days".into(), json!(3650));
+    let ensemble_body = json!({
+        "base": base, "members": 200, "seed": 0,
+        "vary": {"rbp": {"dist": "lognormal", "sd": rbp * 25.0 / 100.0},
+                 "rr": {"dist": "normal", "sd": 0.05}, "fpr": {"dist": "normal", "sd": 0.05}},
+        "output": outputs, "quantiles": [5, 25, 50, 75, 95], "resolution": "weekly",
+    });
+    let (status, ensemble) = server.post("/analyze/ensemble", &ensemble_body).await;
+    assert_eq!(status, 200, "{ensemble}");
+    let cells = js(
+        driver,
+        "return [...document.querySelectorAll('td[data-kind=bands]')].map(td => \
+           [td.closest('figure').dataset.chart, td.closest('tr').dataset.line, td.dataset.lo || null, td.dataset.hi || null]);",
+    )
+    .await;
+    let mut compared = 0;
+    for cell in cells.as_array().unwrap() {
+        let (chart, line_id) = (cell[0].as_str().unwrap(), cell[1].as_str().unwrap());
+        let (_, line) = lines.iter().find(|(c, l)| *c == chart && l.id == line_id).unwrap();
+        let s = line.analysis_series;
+        let dates = &ensemble["series_dates"][s];
+        for (k, q) in [(2, "p5"), (3, "p95")] {
+            let expected = value_on(dates, &ensemble["bands"][s][q], date);
+            let got = cell[k].as_str().map(|v| v.parse::<f64>().unwrap());
+            assert_eq!(got.map(f64::to_bits), expected.map(f64::to_bits), "{chart}/{line_id} {q} on {date}");
+            compared += usize::from(got.is_some());
+        }
+    }
+    assert!(compared >= 8, "compared {compared} band edges");
+
+    // Pin the default scenario, then move away from it: the dashed line stays the default's
+    // forecast (from /analyze/compare) and the difference is the current minus the pinned.
+    driver.find(By::Id("pin")).await.unwrap().click().await.unwrap();
+    wait_until(driver, "document.body.dataset.pinState === 'current'", "a current comparison", WAIT).await;
+    type_into(&browser, "rbp", "5").await;
+    type_into(&browser, "lock_target", "0.25").await;
+    wait_until(
+        driver,
+        "document.body.dataset.state === 'current' && document.body.dataset.pinState === 'current' \
+         && document.body.dataset.bandsState === 'current' && document.body.dataset.urlPending === undefined",
+        "everything current",
+        WAIT,
+    )
+    .await;
+    let scenario = shown_scenario(&browser).await;
+    assert!(assert_forecast_matches(&browser, &server, &scenario).await >= 4);
+    let (_, current) =
+        server.post("/simulate", &json!({"rbp": 5, "lock_target": 0.25, "output": "circ_supply"})).await;
+    let mut baseline = default_scenario.clone();
+    baseline.insert("forecast_length_days".into(), json!(3650));
+    let compare_body = json!({
+        "baseline": baseline, "scenarios": {"current": echo_scenario(&current["input"])},
+        "output": outputs, "resolution": "weekly",
+    });
+    let (status, compare) = server.post("/analyze/compare", &compare_body).await;
+    assert_eq!(status, 200, "{compare}");
+    let shown = shown_values(&browser).await;
+    for (chart, line) in &lines {
+        let key = |kind: &str| (chart.to_string(), line.id.to_string(), kind.to_string());
+        let s = line.analysis_series;
+        let pinned = value_on(&compare["series_dates"][s], &compare["series"][s]["baseline"], date);
+        assert_eq!(
+            shown[&key("pinned")].map(f64::to_bits),
+            pinned.map(f64::to_bits),
+            "{chart}/{} pinned",
+            line.id
+        );
+        // The pinned scenario is the default forecast, as /simulate computes it.
+        let direct = forecast_on(&default_full(&server).await, line, date);
+        match (pinned, direct) {
+            (Some(a), Some(b)) => {
+                assert!((a - b).abs() <= 1e-12 * b.abs(), "{chart}/{}: {a} vs {b}", line.id)
+            }
+            (a, b) => assert_eq!(a, b, "{chart}/{}", line.id),
+        }
+        if let (Some(f), Some(p)) = (shown[&key("forecast")], shown[&key("pinned")]) {
+            assert_eq!(shown[&key("diff")], Some(f - p), "{chart}/{} diff", line.id);
+        }
+    }
+    browser.screenshot_full(&screenshot_path("bands-and-pin")).await;
+
+    // The link brings back the bands and the pinned scenario with the same numbers.
+    let url = driver.current_url().await.unwrap().to_string();
+    assert!(url.contains("bands=1") && url.contains("pin.rbp="), "{url}");
+    driver.goto("about:blank").await.unwrap();
+    browser.driver.goto(&url).await.unwrap();
+    wait_until(
+        driver,
+        "document.documentElement.dataset.ready === 'true' && document.body.dataset.state === 'current' \
+         && document.body.dataset.pinState === 'current' && document.body.dataset.bandsState === 'current'",
+        "everything current after reload",
+        WAIT,
+    )
+    .await;
+    assert_eq!(shown_values(&browser).await, shown);
+
+    // A spread the API refuses: its message next to the spread's box.
+    type_into(&browser, "spread_rr", "-1").await;
+    wait_until(driver, "document.body.dataset.bandsState === 'invalid'", "refused bands", WAIT).await;
+    let mut refused = ensemble_body.clone();
+    refused["vary"]["rr"]["sd"] = json!(-1.0);
+    let (status, error) = server.post("/analyze/ensemble", &refused).await;
+    assert_eq!(status, 422);
+    let message = driver.find(By::Id("err-spread_rr")).await.unwrap().text().await.unwrap();
+    assert_eq!(message, error["details"][0]["message"].as_str().unwrap());
+    let invalid_answer =
+        "/analyze/ensemble - Failed to load resource: the server responded with a status of 422";
+    assert_clean_but(&browser, &server.base, Some(invalid_answer)).await;
+    browser.quit().await;
+    server.stop().await;
+}
+
+/// `POST /simulate {}` with every series the charts use (the default forecast).
+async fn default_full(server: &TestServer) -> Value {
+    let outputs: Vec<&str> = CHARTS.iter().flat_map(|c| c.lines).flat_map(|l| parts(l.forecast)).collect();
+    let (status, answer) = server.post("/simulate", &json!({"output": outputs})).await;
+    assert_eq!(status, 200);
+    answer
+}

@@ -547,15 +547,20 @@
     clearApiErrors(name);
     const marked = [];
     const unplaced = [];
+    const messages = new Map(); // input -> the API's messages for it
     for (const d of outcome.details) {
-      // Analyses name fields by path (base.rr, scenarios.current.rr, vary.rbp.sd): the field
-      // that a person set is the last parameter or spread named in the path.
+      // Analyses name fields by path (base.rr, scenarios.current.rr, vary.rbp.sd): the input
+      // a person set is the parameter or spread named in the path.
       const parts = String(d.field).split('.');
       let field = parts.find((x) => x in PARAM) || null;
       if (parts[0] === 'vary' && parts[1]) field = `spread_${parts[1]}`;
       if (parts[0] === 'members') field = 'members';
-      if (field && showFieldError(field, d.message)) marked.push(field);
+      if (field && (inputs[field] || $(`err-${field}`))) messages.set(field, [...(messages.get(field) || []), d.message]);
       else unplaced.push(`${d.field}: ${d.message}`);
+    }
+    for (const [field, list] of messages) {
+      showFieldError(field, list.join(' '));
+      marked.push(field);
     }
     apiErrorFields.set(name, marked);
     const what = { model: 'The history', forecast: 'The forecast', compare: 'The comparison with the pinned scenario', bands: 'The bands' }[name];
@@ -1020,12 +1025,13 @@
     const message = extra.length ? `${text} (${extra.join(', ')})` : text;
     const status = $('status');
     if (status.dataset.state !== fs) status.dataset.state = fs;
-    // The live region speaks only once a state has lasted a moment, so a dragged slider does
-    // not make a screen reader repeat "updating" on every step.
+    put(status, 'textContent', message);
+    // The live region (the same words, for screen readers) speaks only once a state has lasted
+    // a moment, so a dragged slider does not make it repeat "updating" on every step.
     if (message !== statusMessage) {
       statusMessage = message;
       clearTimeout(statusTimer);
-      statusTimer = setTimeout(() => put(status, 'textContent', message), fs === 'updating' ? 400 : 150);
+      statusTimer = setTimeout(() => put($('status-live'), 'textContent', message), fs === 'updating' ? 400 : 150);
     }
     const current = fs === 'current';
     put($('download-csv'), 'disabled', !current);
@@ -1139,10 +1145,13 @@
     flushUrl();
     try {
       await navigator.clipboard.writeText(location.href);
-      $('status').textContent = 'Link copied: it reproduces this view.';
+      $('status-live').textContent = 'Link copied: it reproduces this view.';
+      $('copy-link').textContent = 'Link copied';
     } catch (_) {
-      $('status').textContent = 'Copy the address in the address bar: it reproduces this view.';
+      $('status-live').textContent = 'Copy the address in the address bar: it reproduces this view.';
+      $('copy-link').textContent = 'Copy the address bar';
     }
+    setTimeout(() => ($('copy-link').textContent = 'Copy link to this view'), 2000);
   }
 
   // ---------------------------------------------------------------- start
