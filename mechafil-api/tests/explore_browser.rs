@@ -66,6 +66,18 @@ async fn wait_current(browser: &Browser) {
     .await;
 }
 
+/// Waits until every chart is drawn with the latest answer (the page draws charts out of view
+/// only when they come near it or the view rests).
+async fn wait_all_drawn(browser: &Browser) {
+    wait_until(
+        &browser.driver,
+        "!document.querySelector('figure.chart[data-drawn]')",
+        "every chart drawn",
+        WAIT,
+    )
+    .await;
+}
+
 /// Types `text` into the input named `name`, replacing what it holds (select all, then type,
 /// as a person does).
 async fn type_into(browser: &Browser, name: &str, text: &str) {
@@ -349,6 +361,8 @@ async fn the_page_shows_history_and_forecast_as_the_api_answers_them() {
     let n_days: i64 = days.as_str().unwrap().parse().unwrap();
     assert_eq!(first + Days::new(7 * n_days as u64), end);
 
+    // Charts out of view are drawn once the view rests.
+    wait_all_drawn(&browser).await;
     browser.screenshot_full(&screenshot_path("desktop")).await;
     browser.viewport(390, 844, true).await;
     // The charts follow the new width; none is wider than the screen.
@@ -360,6 +374,7 @@ async fn the_page_shows_history_and_forecast_as_the_api_answers_them() {
         WAIT,
     )
     .await;
+    wait_all_drawn(&browser).await;
     browser.screenshot_full(&screenshot_path("phone")).await;
     assert_clean(&browser, &server.base).await;
     browser.quit().await;
@@ -420,6 +435,33 @@ async fn knobs_redraw_from_the_api_and_the_link_reproduces_the_view() {
     assert!(assert_forecast_matches(&browser, &server, &scenario).await >= 6);
     let changed = shown_values(&browser).await;
     assert_ne!(before, changed);
+
+    // While the slider moves, a chart out of view waits; scrolled into view, it is drawn at
+    // once with the latest answer (its table always is current).
+    type_into(&browser, "rbp", "4.5").await;
+    wait_until(driver, "document.body.dataset.state === 'current'", "a current forecast", WAIT).await;
+    let waiting = js(
+        driver,
+        "return [...document.querySelectorAll('figure.chart[data-drawn]')].map(f => f.dataset.chart);",
+    )
+    .await;
+    // Seven charts do not fit a 900-pixel window.
+    let last = waiting.as_array().unwrap().last().and_then(Value::as_str).expect("a chart out of view");
+    // Intersection observers report in the frame after a scroll: two frames later it is drawn.
+    let drawn = driver
+        .execute_async(
+            "const [id, done] = arguments; const figure = document.querySelector(`figure[data-chart='${id}']`); \
+             figure.scrollIntoView(); \
+             requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(() => done(!figure.dataset.drawn))));",
+            vec![json!(last)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(drawn.json(), &json!(true), "{last} not drawn once in view");
+    wait_all_drawn(&browser).await;
+    type_into(&browser, "rbp", "4.25").await;
+    wait_current(&browser).await;
+    assert_eq!(shown_values(&browser).await, changed);
 
     // The link reproduces the view: the same inputs, charts, date and numbers in a fresh load.
     wait_current(&browser).await;

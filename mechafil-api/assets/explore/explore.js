@@ -740,7 +740,10 @@
   function buildCharts() {
     if (!window.uPlot) return; // uPlot runs after this script; see start()
     const box = $('charts');
-    for (const f of figures.values()) f.plot.destroy();
+    for (const f of figures.values()) {
+      nearby.unobserve(f.figure);
+      f.plot.destroy();
+    }
     figures.clear();
     box.textContent = '';
     const built = [];
@@ -780,10 +783,12 @@
       box.append(figure);
       built.push({ chart, layout, figure, plotBox, badge, caption, cells, states: '', label: '' });
     }
-    // One layout for all widths, then the plots (measuring after each plot would lay the page
-    // out once per chart).
-    const widths = built.map((b) => Math.max(260, Math.floor(b.plotBox.getBoundingClientRect().width)));
+    // One layout for all widths and positions, then the plots (measuring after each plot would
+    // lay the page out once per chart).
+    const rects = built.map((b) => b.plotBox.getBoundingClientRect());
+    const widths = rects.map((r) => Math.max(260, Math.floor(r.width)));
     built.forEach((b, k) => {
+      b.visible = rects[k].top < window.innerHeight + NEAR_PX && rects[k].bottom > -NEAR_PX;
       const series = [{}];
       const bandList = [];
       b.layout.forEach((s, i) => {
@@ -815,11 +820,46 @@
         plugins: [markerPlugin()],
         hooks: { setCursor: [(u) => hover(u.cursor.idx)] },
       };
-      b.plot = new uPlot(opts, chartData(b.chart, b.layout), b.plotBox);
+      // A chart out of view is created empty and drawn when it comes near the viewport.
+      b.data = chartData(b.chart, b.layout);
+      b.dirty = !b.visible;
+      if (b.dirty) b.figure.dataset.drawn = 'stale';
+      b.plot = new uPlot(opts, b.visible ? b.data : b.data.map(() => []), b.plotBox);
       figures.set(b.chart.id, b);
+      nearby.observe(b.figure);
     });
     layoutKey = currentLayoutKey();
     chartsWidth = box.clientWidth;
+    scheduleFlush();
+  }
+
+  // Only the charts in or near the viewport are redrawn with each answer; the others keep
+  // their data (which the value tables and downloads read) and are drawn when they come near
+  // the viewport, or once the view rests. A dragged slider then redraws what one sees, not
+  // every chart on a long page.
+  const NEAR_PX = 200;
+  const FLUSH_DELAY_MS = 300;
+  const nearby = new IntersectionObserver((entries) => {
+    for (const entry of entries) {
+      const f = [...figures.values()].find((x) => x.figure === entry.target);
+      if (!f) continue;
+      f.visible = entry.isIntersecting;
+      if (f.visible && f.dirty) draw(f);
+    }
+  }, { rootMargin: `${NEAR_PX}px 0px` });
+
+  function draw(f) {
+    f.plot.setData(f.data);
+    f.dirty = false;
+    delete f.figure.dataset.drawn;
+  }
+
+  let flushTimer = null;
+  function scheduleFlush() {
+    clearTimeout(flushTimer);
+    flushTimer = setTimeout(() => {
+      for (const f of figures.values()) if (f.dirty) draw(f);
+    }, FLUSH_DELAY_MS);
   }
 
   const currentLayoutKey = () => JSON.stringify([state.charts, !!state.pinned, state.bands]);
@@ -852,7 +892,17 @@
     if (!window.uPlot || !loaded()) return;
     buildGrid();
     if (currentLayoutKey() !== layoutKey || !firstDrawn) buildCharts();
-    else for (const f of figures.values()) f.plot.setData(chartData(f.chart, f.layout));
+    else {
+      for (const f of figures.values()) {
+        f.data = chartData(f.chart, f.layout);
+        if (f.visible) draw(f);
+        else {
+          f.dirty = true;
+          f.figure.dataset.drawn = 'stale';
+        }
+      }
+      scheduleFlush();
+    }
     renderReadouts();
     renderFigureStates();
     // uPlot draws in a microtask; the next animation frame is when the new chart is painted.
@@ -929,7 +979,7 @@
     const at = $('at');
     if (at.getAttribute('aria-valuetext') !== `${iso}, ${when}`) at.setAttribute('aria-valuetext', `${iso}, ${when}`);
     for (const f of figures.values()) {
-      const data = f.plot.data;
+      const data = f.data;
       const valueOf = (line, kind) => {
         const i = f.layout.findIndex((s) => s.line === line && s.kind === kind);
         return i < 0 ? null : data[i + 1][k];
@@ -975,7 +1025,7 @@
         f.plotBox.setAttribute('aria-label', label);
         f.label = label;
       }
-      if (moveMarker) f.plot.redraw(false, false);
+      if (moveMarker && !f.dirty) f.plot.redraw(false, false);
     }
   }
 
@@ -1093,7 +1143,7 @@
     const charts = [];
     for (const f of figures.values()) {
       const series = f.layout.map((s, i) => ({
-        line: s.line.id, line_label: s.line.label, kind: s.kind, values: f.plot.data[i + 1].map((v) => (finite(v) ? v : null)),
+        line: s.line.id, line_label: s.line.label, kind: s.kind, values: f.data[i + 1].map((v) => (finite(v) ? v : null)),
       }));
       charts.push({ id: f.chart.id, title: f.chart.title, unit: f.chart.unit, series });
     }
