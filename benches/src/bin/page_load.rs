@@ -65,9 +65,12 @@ fn percentiles(mut values: Vec<f64>) -> String {
     )
 }
 
-/// Loads the page `loads` times; returns the first-chart times (ms from navigation start).
+/// Loads the page `loads` times; returns the first-chart times (ms from navigation start) and
+/// prints the medians of the page's phases: its script starts, the first chart's data is all
+/// there, the first chart is drawn.
 async fn loads(browser: &Browser, url: &str, loads: usize) -> Result<Vec<f64>> {
     let mut times = Vec::new();
+    let (mut script, mut data) = (Vec::new(), Vec::new());
     for _ in 0..loads {
         browser.driver.goto("about:blank").await?;
         browser.driver.goto(url).await?;
@@ -82,6 +85,25 @@ async fn loads(browser: &Browser, url: &str, loads: usize) -> Result<Vec<f64>> {
             js(&browser.driver, "return performance.getEntriesByName('explore:first-chart')[0].startTime;")
                 .await;
         times.push(t.as_f64().context("first-chart mark")?);
+        let phases = js(
+            &browser.driver,
+            "return ['explore:script', 'explore:data'].map(n => performance.getEntriesByName(n)[0].startTime);",
+        )
+        .await;
+        script.push(phases[0].as_f64().context("script mark")?);
+        data.push(phases[1].as_f64().context("data mark")?);
+    }
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    if !times.is_empty() {
+        println!(
+            "  medians: script starts {:.0} ms, data there {:.0} ms, first chart {:.0} ms",
+            median(script),
+            median(data),
+            median(times.clone())
+        );
     }
     Ok(times)
 }

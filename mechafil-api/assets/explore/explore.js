@@ -16,10 +16,13 @@
 //   drawn for older inputs is marked as not current until its answer arrives or fails.
 // - The view lives in the query string (replaceState), so a link reproduces it.
 // - performance.mark('explore:first-chart') and performance.measure('explore:redraw', ...) let
-//   benches/src/bin/page_load.rs read load and redraw times from the page itself.
+//   benches/src/bin/page_load.rs read load and redraw times from the page itself (with the
+//   marks 'explore:script', when this script starts, and 'explore:data', when the first
+//   chart's data is all there).
 (() => {
   'use strict';
 
+  performance.mark('explore:script');
   const CONFIG = JSON.parse(document.getElementById('explore-config').textContent);
   const SNAP = CONFIG.snapshot;
   const PARAMS = CONFIG.params;
@@ -891,6 +894,7 @@
     renderStatus();
     if (!window.uPlot || !loaded()) return;
     buildGrid();
+    if (!firstDrawn) performance.mark('explore:data');
     if (currentLayoutKey() !== layoutKey || !firstDrawn) buildCharts();
     else {
       for (const f of figures.values()) {
