@@ -307,7 +307,8 @@ mod tests {
         let cli = Cli::try_parse_from(["mcp-server", "--auth-token", "s3cret-token"]).unwrap();
         let cli_debug = format!("{cli:?}");
         let config = cli.into_config().unwrap();
-        for debug in [cli_debug, format!("{:?}", config.http), format!("{config:?}"), format!("{config:#?}")] {
+        for debug in [cli_debug, format!("{:?}", config.http), format!("{config:?}"), format!("{config:#?}")]
+        {
             assert!(!debug.contains("s3cret-token"), "{debug}");
             assert!(debug.contains("<redacted>"), "{debug}");
         }
