@@ -21,6 +21,7 @@ use std::time::Duration;
 use clap::{Parser, ValueEnum};
 
 use crate::api_client::{ApiClient, InvalidApiUrl, RetryPolicy};
+use crate::http::HttpLimits;
 
 /// Which transport the binary speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -102,6 +103,8 @@ pub struct HttpConfig {
     pub auth_token: Option<String>,
     /// How long open requests may finish after a shutdown signal.
     pub shutdown_grace: Duration,
+    /// Timeouts and size limits of every request.
+    pub limits: HttpLimits,
 }
 
 /// What `Debug` shows instead of a secret.
@@ -135,6 +138,7 @@ impl fmt::Debug for HttpConfig {
             .field("allowed_origins", &self.allowed_origins)
             .field("auth_token", &redacted(&self.auth_token))
             .field("shutdown_grace", &self.shutdown_grace)
+            .field("limits", &self.limits)
             .finish()
     }
 }
@@ -150,6 +154,7 @@ impl Default for HttpConfig {
             allowed_origins: OriginPolicy::Any,
             auth_token: None,
             shutdown_grace: Duration::from_secs(10),
+            limits: HttpLimits::default(),
         }
     }
 }
@@ -241,6 +246,7 @@ impl Cli {
                 allowed_origins,
                 auth_token,
                 shutdown_grace: Duration::from_secs(self.shutdown_grace_secs),
+                limits: HttpLimits::default(),
             },
             api,
         })

@@ -109,8 +109,13 @@ impl InProcessServer {
         let addr = listener.local_addr().unwrap();
         let shutdown = CancellationToken::new();
         let app = mcp_server::http::router(server, &config, shutdown.child_token());
-        let task =
-            tokio::spawn(mcp_server::http::serve(listener, app, shutdown.clone(), Duration::from_secs(2)));
+        let task = tokio::spawn(mcp_server::http::serve(
+            listener,
+            app,
+            config.limits,
+            shutdown.clone(),
+            Duration::from_secs(2),
+        ));
         InProcessServer { addr, shutdown, task }
     }
 
