@@ -19,6 +19,9 @@ pub struct ApiConfig {
     pub reload_trigger: Option<NaiveTime>,
     /// `SHUTDOWN_GRACE_SECS`: how long in-flight requests may finish after SIGINT/SIGTERM.
     pub shutdown_grace: Duration,
+    /// `MECHAFIL_CPU_PERMITS`: how many CPU jobs (simulations, analysis chunks) run at once.
+    /// Default: one per core but one (at least one), leaving a core to HTTP and `/health`.
+    pub cpu_permits: Option<usize>,
 }
 
 impl std::fmt::Debug for ApiConfig {
@@ -30,6 +33,7 @@ impl std::fmt::Debug for ApiConfig {
             .field("refresh_max_age", &self.refresh_max_age)
             .field("reload_trigger", &self.reload_trigger)
             .field("shutdown_grace", &self.shutdown_grace)
+            .field("cpu_permits", &self.cpu_permits)
             .finish()
     }
 }
@@ -42,6 +46,7 @@ impl Default for ApiConfig {
             refresh_max_age: Duration::from_secs(24 * 3600),
             reload_trigger: None,
             shutdown_grace: Duration::from_secs(10),
+            cpu_permits: None,
         }
     }
 }
@@ -95,6 +100,16 @@ impl ApiConfig {
                 value: value.clone(),
                 problem: "expected a whole number of seconds".into(),
             })?;
+        }
+        if let Some(value) = get("MECHAFIL_CPU_PERMITS") {
+            config.cpu_permits =
+                Some(value.parse().ok().filter(|n: &usize| (1..=256).contains(n)).ok_or_else(|| {
+                    ConfigError {
+                        var: "MECHAFIL_CPU_PERMITS",
+                        value: value.clone(),
+                        problem: "expected a whole number of concurrent CPU jobs, 1 to 256".into(),
+                    }
+                })?);
         }
         Ok(config)
     }

@@ -4,6 +4,7 @@
 //! mechafil-api                         # same as `mechafil-api serve` (HOST/PORT from the environment)
 //! mechafil-api serve --port 9000
 //! mechafil-api simulate --body '{}'     # what POST /simulate would answer, offline
+//! mechafil-api analyze sweep --body @grid.json   # what POST /analyze/sweep would answer
 //! mechafil-api update-cache             # fetch from Spacescope into the store
 //! mechafil-api --help
 //! ```
@@ -11,7 +12,7 @@
 use clap::{Parser, Subcommand};
 use mechafil_api::commands::GlobalArgs;
 use mechafil_api::commands::data::{self, DataCommand};
-use mechafil_api::commands::serve::{self, ServeArgs, SimulateArgs};
+use mechafil_api::commands::serve::{self, AnalyzeArgs, ServeArgs, SimulateArgs};
 
 #[derive(Parser, Debug)]
 #[command(name = "mechafil-api", version, about = "MechaFil Filecoin economics service")]
@@ -29,6 +30,8 @@ enum Command {
     /// Print what POST /simulate (or /simulate/full with --full) would answer, offline, from
     /// the active snapshot.
     Simulate(SimulateArgs),
+    /// Print what POST /analyze/<kind> would answer, offline, from the active snapshot.
+    Analyze(AnalyzeArgs),
     #[command(flatten)]
     Data(DataCommand),
 }
@@ -40,6 +43,7 @@ async fn main() -> std::process::ExitCode {
         None => serve::serve(ServeArgs::from_env_and_defaults(), &cli.global).await,
         Some(Command::Serve(args)) => serve::serve(args, &cli.global).await,
         Some(Command::Simulate(args)) => serve::simulate(args, &cli.global).await,
+        Some(Command::Analyze(args)) => serve::analyze(args, &cli.global).await,
         Some(Command::Data(command)) => data::run(command, &cli.global).await,
     };
     match result {

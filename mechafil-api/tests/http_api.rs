@@ -129,7 +129,11 @@ async fn invalid_input_is_a_422_naming_each_field() {
         (json!({"rbp": -1}), "rbp", "0 <= x <= 10000"),
         (json!({"rbp": 1e308}), "rbp", "0 <= x <= 10000"),
         (json!({"sector_duration_days": 3651}), "sector_duration_days", "1 <= days <= 3650"),
-        (json!({"rr": 0.9, "qa_renew_relative_multiplier": 1.5}), "qa_renew_relative_multiplier", "QA renewal rate above 1"),
+        (
+            json!({"rr": 0.9, "qa_renew_relative_multiplier": 1.5}),
+            "qa_renew_relative_multiplier",
+            "QA renewal rate above 1",
+        ),
         (json!({"rr": "high"}), "rr", "expected a number"),
         (json!({"forecast_length_days": 0}), "forecast_length_days", "1 <= days <= 7300"),
         (json!({"forecast_length_days": 7301}), "forecast_length_days", "7300"),

@@ -18,6 +18,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod analysis;
 pub mod constants;
 mod derived;
 mod gamma;
@@ -28,6 +29,7 @@ pub mod params;
 mod power;
 pub mod reference;
 pub mod rules;
+pub mod sampling;
 pub mod simulator;
 pub mod snapshot;
 mod supply;

@@ -176,6 +176,106 @@ impl ValidParams {
     }
 }
 
+impl ValidParams {
+    /// The value of a single-number parameter (one of [`Param::SCALAR_KNOBS`]), or `None`
+    /// when it is a per-day series (or not a number).
+    pub fn scalar(&self, param: Param) -> Option<f64> {
+        match param {
+            Param::SectorDurationDays => Some(self.sector_duration_days as f64),
+            Param::BurnBoost => Some(self.burn_boost),
+            Param::ForecastLengthDays => Some(self.forecast_length_days as f64),
+            Param::UseAvailableSupply => None,
+            knob => match self.knob(knob)? {
+                Knob::Scalar(v) => Some(*v),
+                Knob::Series(_) => None,
+            },
+        }
+    }
+
+    fn knob(&self, param: Param) -> Option<&Knob> {
+        Some(match param {
+            Param::Rbp => &self.rbp,
+            Param::Rr => &self.rr,
+            Param::Fpr => &self.fpr,
+            Param::LockTarget => &self.lock_target,
+            Param::FilPlusM => &self.fil_plus_m,
+            Param::QaRenewRelativeMultiplier => &self.qa_renew_relative_multiplier,
+            _ => return None,
+        })
+    }
+
+    fn knob_mut(&mut self, param: Param) -> Option<&mut Knob> {
+        Some(match param {
+            Param::Rbp => &mut self.rbp,
+            Param::Rr => &mut self.rr,
+            Param::Fpr => &mut self.fpr,
+            Param::LockTarget => &mut self.lock_target,
+            Param::FilPlusM => &mut self.fil_plus_m,
+            Param::QaRenewRelativeMultiplier => &mut self.qa_renew_relative_multiplier,
+            _ => return None,
+        })
+    }
+
+    /// Sets a single-number parameter (one of [`Param::SCALAR_KNOBS`]) to `value`, checked by
+    /// its rules (whole days for `sector_duration_days`) and the joint rule of `rr` and
+    /// `qa_renew_relative_multiplier`; on error nothing changes. See [`ValidParams::set`].
+    ///
+    /// ```
+    /// # fn demo(sim: &mechafil_core::Simulator) -> Result<(), Box<dyn std::error::Error>> {
+    /// use mechafil_core::{Param, SimParams};
+    /// let mut params = sim.validate(&SimParams::default())?;
+    /// params.set_scalar(Param::Rr, 0.6)?;
+    /// assert!(params.set_scalar(Param::Rr, 1.5).is_err());
+    /// # Ok(()) }
+    /// ```
+    pub fn set_scalar(&mut self, param: Param, value: f64) -> Result<(), InvalidParams> {
+        self.set(vec![(param, Knob::Scalar(value))])
+    }
+
+    /// Sets several parameters at once: scalars for any of [`Param::SCALAR_KNOBS`], per-day
+    /// series (of the forecast length) for the six knobs. Each value is checked by its rules and
+    /// the result by the joint rule (`rr` x `qa_renew_relative_multiplier` <= 1), so changing
+    /// both together is judged on the final pair. On error nothing changes.
+    pub fn set(&mut self, changes: Vec<(Param, Knob)>) -> Result<(), InvalidParams> {
+        let mut check = Checker { errors: Vec::new() };
+        let f = self.forecast_length_days;
+        for (param, knob) in &changes {
+            match (param, knob) {
+                (Param::SectorDurationDays, Knob::Scalar(value)) => {
+                    if value.fract() != 0.0 || !value.is_finite() || *value < 0.0 {
+                        check.push(*param, ParamProblem::NotWholeDays { value: *value });
+                    } else {
+                        check.days(*param, *value as usize);
+                    }
+                }
+                (Param::BurnBoost, Knob::Scalar(value)) => {
+                    check.value(*param, None, *value);
+                }
+                (knob_param, knob) if self.knob(*knob_param).is_some() => {
+                    check.knob(*knob_param, knob, f, "forecast_length_days");
+                }
+                (other, _) => check.push(*other, ParamProblem::NotAScalarKnob),
+            }
+        }
+        if check.errors.is_empty() {
+            let changed = |p: Param| changes.iter().rev().find(|(q, _)| *q == p).map(|(_, k)| k);
+            let rr = changed(Param::Rr).unwrap_or(&self.rr);
+            let mult =
+                changed(Param::QaRenewRelativeMultiplier).unwrap_or(&self.qa_renew_relative_multiplier);
+            check.qa_renewal_rate(rr, mult, f);
+        }
+        check.finish()?;
+        for (param, knob) in changes {
+            match (param, knob) {
+                (Param::SectorDurationDays, Knob::Scalar(v)) => self.sector_duration_days = v as usize,
+                (Param::BurnBoost, Knob::Scalar(v)) => self.burn_boost = v,
+                (p, knob) => *self.knob_mut(p).expect("checked above") = knob,
+            }
+        }
+        Ok(())
+    }
+}
+
 /// One problem with one parameter.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{param}: {problem}")]
@@ -234,6 +334,15 @@ pub enum ParamProblem {
         /// The allowed range.
         allowed: String,
     },
+    /// A fractional or negative number of days.
+    #[error("{value} is not a whole number of days")]
+    NotWholeDays {
+        /// The value.
+        value: f64,
+    },
+    /// Not a parameter that takes a single number.
+    #[error("not a parameter that can be set to a number here")]
+    NotAScalarKnob,
     /// `rr * qa_renew_relative_multiplier` (the QA renewal rate) above 1.
     #[error(
         "{}rr {rr} times qa_renew_relative_multiplier {multiplier} is {product}, a QA renewal rate above 1 \
@@ -450,6 +559,10 @@ impl SimParams {
 }
 
 impl Checker {
+    fn finish(self) -> Result<(), InvalidParams> {
+        if self.errors.is_empty() { Ok(()) } else { Err(InvalidParams { errors: self.errors }) }
+    }
+
     /// `rr[k] * qa_renew_relative_multiplier[k] <= 1` on every forecast day (first violation).
     fn qa_renewal_rate(&mut self, rr: &Knob, mult: &Knob, forecast_len: usize) {
         let bad = (0..forecast_len).map(|k| (k, rr.at(k) * mult.at(k))).find(|&(_, q)| q > 1.0);

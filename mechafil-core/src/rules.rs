@@ -265,7 +265,9 @@ mod tests {
     fn bounds_describe_and_contain() {
         let unit = Param::Rr.bounds().unwrap();
         assert_eq!(unit.describe(), "0 <= x <= 1");
-        assert!(unit.contains(0.0) && unit.contains(1.0) && !unit.contains(1.0000001) && !unit.contains(f64::NAN));
+        assert!(
+            unit.contains(0.0) && unit.contains(1.0) && !unit.contains(1.0000001) && !unit.contains(f64::NAN)
+        );
         let m = Param::FilPlusM.bounds().unwrap();
         assert_eq!(m.describe(), "0 < x <= 1000");
         assert!(!m.contains(0.0) && m.contains(1e-9));

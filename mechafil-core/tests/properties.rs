@@ -179,7 +179,8 @@ fn invalid_params() -> impl Strategy<Value = (SimParams, &'static str)> {
         }),
         (10_000.000001..1e308f64)
             .prop_map(|v| (SimParams { rbp: Some(Knob::Scalar(v)), ..Default::default() }, "rbp")),
-        (1000.000001..1e308f64).prop_map(|v| (SimParams { burn_boost: Some(v), ..Default::default() }, "burn_boost")),
+        (1000.000001..1e308f64)
+            .prop_map(|v| (SimParams { burn_boost: Some(v), ..Default::default() }, "burn_boost")),
         prop_oneof![Just(0usize), MAX_FORECAST_DAYS + 1..usize::MAX].prop_map(|f| {
             (SimParams { forecast_length_days: Some(f), ..Default::default() }, "forecast_length_days")
         }),
@@ -221,7 +222,9 @@ fn every_problem_is_reported_at_once() {
     let err = sim.simulate(&params).unwrap_err();
     let named: Vec<_> = err.errors.iter().map(|e| e.param).collect();
     assert_eq!(named, ["sector_duration_days", "rr", "fpr"]);
-    assert!(matches!(&err.errors[1].problem, ParamProblem::OutOfRange { allowed, .. } if allowed == "0 <= x <= 1"));
+    assert!(
+        matches!(&err.errors[1].problem, ParamProblem::OutOfRange { allowed, .. } if allowed == "0 <= x <= 1")
+    );
     assert!(matches!(err.errors[2].problem, ParamProblem::NotFinite { .. }));
 }
 
@@ -396,12 +399,11 @@ fn the_corners_of_the_parameter_rules_give_finite_forecasts() {
                                     for (name, values) in out.iter() {
                                         let ratio = matches!(
                                             name,
-                                            SeriesName::DayPledgePerQap
-                                                | SeriesName::OneYearSectorRoi
+                                            SeriesName::DayPledgePerQap | SeriesName::OneYearSectorRoi
                                         );
-                                        let bad = values.iter().position(|v| {
-                                            v.is_infinite() || (v.is_nan() && !ratio)
-                                        });
+                                        let bad = values
+                                            .iter()
+                                            .position(|v| v.is_infinite() || (v.is_nan() && !ratio));
                                         assert!(
                                             bad.is_none(),
                                             "{name}[{}] = {} with {params:?}",

@@ -1,13 +1,15 @@
-//! `serve` (the default command) and `simulate`.
+//! `serve` (the default command), `simulate` and `analyze`.
 //!
 //! ```text
 //! mechafil-api [serve] [--host H] [--port P]     # HOST / PORT, default 0.0.0.0:8000
 //! mechafil-api simulate [--full] --body '{"forecast_length_days": 365}'
+//! mechafil-api analyze ensemble --body '{"members": 500}'
 //! ```
 //! `serve` opens the store, loads the active snapshot (the demo when the store is empty),
 //! listens, and refreshes from Spacescope in the background when the snapshot is stale and a
 //! token is configured. SIGINT/SIGTERM drain in-flight requests, then the store closes.
-//! `simulate` prints exactly what `POST /simulate` (or `/simulate/full`) would answer, offline.
+//! `simulate` prints exactly what `POST /simulate` (or `/simulate/full`) would answer, offline;
+//! `analyze <kind>` what `POST /analyze/<kind>` would.
 
 use std::io::Write;
 use std::path::Path;
@@ -19,6 +21,8 @@ use tokio::net::TcpListener;
 use super::{GlobalArgs, init_tracing};
 use crate::config::ApiConfig;
 use crate::demo::demo_snapshot;
+use crate::http::analyze::Kind;
+use crate::http::error::ApiError;
 use crate::http::simulate::{Resolution, simulate_json};
 use crate::http::{self, AppState, DataSources, Served, request, schedule};
 use crate::spacescope::SpacescopeConfig;
@@ -208,17 +212,7 @@ async fn shutdown_signal() {
 
 /// Prints what the simulate endpoint would answer for `args.body`, from the active snapshot.
 pub async fn simulate(args: SimulateArgs, global: &GlobalArgs) -> anyhow::Result<()> {
-    let body = match args.body.as_str() {
-        "-" => {
-            let mut text = String::new();
-            std::io::Read::read_to_string(&mut std::io::stdin(), &mut text).context("reading stdin")?;
-            text
-        }
-        b if b.starts_with('@') => {
-            std::fs::read_to_string(&b[1..]).with_context(|| format!("reading {}", &b[1..]))?
-        }
-        b => b.to_string(),
-    };
+    let body = read_body(&args.body)?;
     let loaded = load(&global.data_dir).await;
     let resolution = if args.full { Resolution::Daily } else { Resolution::Weekly };
     let answer = tokio::task::spawn_blocking(move || {
@@ -228,6 +222,56 @@ pub async fn simulate(args: SimulateArgs, global: &GlobalArgs) -> anyhow::Result
         parsed.map(|request| simulate_json(&served, &request, resolution))
     })
     .await?;
+    print_answer(answer)
+}
+
+/// Arguments of `analyze`.
+#[derive(clap::Args, Debug)]
+pub struct AnalyzeArgs {
+    /// The analysis: ensemble, sweep, solve, sensitivity or compare.
+    #[arg(value_parser = parse_kind)]
+    pub kind: Kind,
+    /// The request body (JSON); `@FILE` reads it from a file, `-` from stdin.
+    #[arg(long, default_value = "{}")]
+    pub body: String,
+}
+
+fn parse_kind(name: &str) -> Result<Kind, String> {
+    Kind::from_name(name)
+        .ok_or_else(|| format!("unknown analysis {name:?}; one of {}", Kind::ALL.map(Kind::name).join(", ")))
+}
+
+/// Prints what `POST /analyze/<kind>` would answer for `args.body`, from the active snapshot
+/// (the same bytes; the work runs in this process, without the service's time limit).
+pub async fn analyze(args: AnalyzeArgs, global: &GlobalArgs) -> anyhow::Result<()> {
+    let body = read_body(&args.body)?;
+    let loaded = load(&global.data_dir).await;
+    let answer = tokio::task::spawn_blocking(move || {
+        let served = prepare(loaded.stored);
+        request::parse_json_object(body.as_bytes())
+            .and_then(|object| crate::http::analyze::run_offline(&served, args.kind, &object))
+    })
+    .await?;
+    print_answer(answer)
+}
+
+/// A `--body` argument: inline JSON, `@FILE` or `-` (stdin).
+fn read_body(arg: &str) -> anyhow::Result<String> {
+    Ok(match arg {
+        "-" => {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut text).context("reading stdin")?;
+            text
+        }
+        b if b.starts_with('@') => {
+            std::fs::read_to_string(&b[1..]).with_context(|| format!("reading {}", &b[1..]))?
+        }
+        b => b.to_string(),
+    })
+}
+
+/// Prints an answer, or the error body the endpoint would give (and fails with its status).
+fn print_answer(answer: Result<Vec<u8>, ApiError>) -> anyhow::Result<()> {
     let mut stdout = std::io::stdout().lock();
     match answer {
         Ok(json) => {

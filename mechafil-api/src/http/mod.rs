@@ -9,6 +9,7 @@
 //!   [`AppState::run_cpu`], never on the async workers.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -26,7 +27,9 @@ use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
 
 pub mod admin;
+pub mod analyze;
 pub mod body;
+pub mod cpu;
 pub mod error;
 pub mod historical;
 pub mod openapi;
@@ -53,6 +56,11 @@ pub fn router(state: AppState) -> Router {
         .route("/simulate", post(simulate_weekly))
         .route("/simulate/full", post(simulate_daily))
         .route("/simulate/batch", post(simulate_batch))
+        .route("/analyze/ensemble", post(analyze::ensemble))
+        .route("/analyze/sweep", post(analyze::sweep))
+        .route("/analyze/solve", post(analyze::solve))
+        .route("/analyze/sensitivity", post(analyze::sensitivity))
+        .route("/analyze/compare", post(analyze::compare))
         .route("/historical-data", get(historical_weekly))
         .route("/historical-data/full", get(historical_daily))
         .route("/admin/update-cache", post(admin::update_cache))
@@ -201,15 +209,24 @@ async fn simulate_daily(State(state): State<AppState>, body: JsonObject) -> Resu
     simulate_with(state, body, Resolution::Daily).await
 }
 
+/// Scenarios per CPU job of a batch: a few milliseconds of work, so other requests interleave.
+const BATCH_CHUNK: usize = 8;
+
 async fn simulate_batch(State(state): State<AppState>, body: JsonObject) -> Result<Response, ApiError> {
     let served = served(&state)?;
-    let body = state
-        .run_cpu(move || {
-            let batch = request::parse_batch(&body.0, &served.simulator)?;
-            simulate::batch_json(&served, &batch)
-        })
-        .await??;
-    Ok(json_response(body))
+    let for_parse = Arc::clone(&served);
+    let batch = state.run_cpu(move || request::parse_batch(&body.0, &for_parse.simulator)).await??;
+    simulate::check_batch_size(&batch)?;
+    let n = batch.scenarios.len();
+    let chunks: Vec<_> = (0..n).step_by(BATCH_CHUNK).map(|i| i..(i + BATCH_CHUNK).min(n)).collect();
+    let batch = Arc::new(batch);
+    let deadline = Instant::now() + cpu::ANALYSIS_TIME_LIMIT;
+    let parallel = state.cpu().permits();
+    let entries = state
+        .cpu()
+        .run_chunks(chunks, parallel, deadline, move |range| simulate::batch_entries(&served, &batch, range))
+        .await?;
+    Ok(json_response(simulate::batch_body(entries)))
 }
 
 /// Query of the historical endpoints.

@@ -6,9 +6,18 @@ use std::sync::LazyLock;
 
 use axum::http::header;
 use axum::response::{Html, IntoResponse};
-use mechafil_core::{MAX_FORECAST_DAYS, SeriesName};
+use mechafil_core::analysis::compare::{MAX_SCENARIOS, RESERVED_NAMES};
+use mechafil_core::analysis::ensemble::{MAX_MEMBER_PATHS, MAX_MEMBERS, MAX_QUANTILES, MAX_WALK_VOL};
+use mechafil_core::analysis::sensitivity::DEFAULT_MOVE_PCT;
+use mechafil_core::analysis::summary::Stat;
+use mechafil_core::analysis::sweep::{MAX_AXES, MAX_CELLS};
+use mechafil_core::analysis::{
+    AnalysisSeries, MAX_NAME_CHARS, MAX_OUTPUT_SERIES, MAX_SUMMARIES, MAX_WORK_DAYS,
+};
+use mechafil_core::{MAX_FORECAST_DAYS, Param, SeriesName};
 use serde_json::{Value, json};
 
+use super::analyze::parse::MAX_SEED;
 use super::body::BODY_LIMIT;
 use super::request::MAX_BATCH_SCENARIOS;
 
@@ -44,6 +53,27 @@ pub const ENDPOINTS: &[Endpoint] = &[
         method: "POST",
         path: "/simulate/batch",
         summary: "Up to 1000 forecasts in one request, run on all cores (weekly)",
+    },
+    Endpoint {
+        method: "POST",
+        path: "/analyze/ensemble",
+        summary: "Monte Carlo ensemble: percentile bands and summary distributions",
+    },
+    Endpoint { method: "POST", path: "/analyze/sweep", summary: "Grid sweep over up to 4 knobs (heatmaps)" },
+    Endpoint {
+        method: "POST",
+        path: "/analyze/solve",
+        summary: "Goal seek: the knob value that makes a summary reach a target",
+    },
+    Endpoint {
+        method: "POST",
+        path: "/analyze/sensitivity",
+        summary: "Derivatives, elasticities and a ranked tornado table",
+    },
+    Endpoint {
+        method: "POST",
+        path: "/analyze/compare",
+        summary: "A baseline and named scenarios side by side, with differences",
     },
     Endpoint {
         method: "GET",
@@ -159,6 +189,16 @@ static DOCUMENT: LazyLock<Value> = LazyLock::new(|| {
                 "responses": with(json!({"200": {"description": "{\"results\": [...]} in request order"}}),
                     errors(&[("413", "Body over the size limit"), ("422", "Invalid input"), ("503", "No snapshot can be served")])),
             }},
+            "/analyze/ensemble": {"post": analyze_op("Ensemble: percentile bands", "EnsembleRequest",
+                "N members, each the base with the varied knobs drawn from its own seeded stream; exact quantiles (numpy's linear method) per date, and the distribution of each summary.")},
+            "/analyze/sweep": {"post": analyze_op("Sweep: a grid of summaries", "SweepRequest",
+                "The Cartesian product of up to 4 knobs' value lists; results[label] are nested lists, first axis outermost.")},
+            "/analyze/solve": {"post": analyze_op("Goal seek", "SolveRequest",
+                "The knob value within the bracket that makes the summary equal the target (scan + Brent, at most 40 simulations); solved: false with the reachable range otherwise.")},
+            "/analyze/sensitivity": {"post": analyze_op("Sensitivities and tornado table", "SensitivityRequest",
+                "Central-difference derivatives, elasticities, one-sided quotients with a kink flag, and the summary at +-move_pct of each knob, ranked.")},
+            "/analyze/compare": {"post": analyze_op("Scenario comparison", "CompareRequest",
+                "The baseline and each named scenario (the baseline with its own fields) on shared dates, with diff and rel_diff.")},
             "/historical-data": {"get": historical_op("Network history, weekly")},
             "/historical-data/full": {"get": historical_op("Network history, daily")},
             "/admin/update-cache": {"post": {
@@ -172,6 +212,19 @@ static DOCUMENT: LazyLock<Value> = LazyLock::new(|| {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "schemas": {
                 "SeriesName": {"type": "string", "enum": names},
+                "AnalysisSeries": {"type": "string", "enum": AnalysisSeries::names().collect::<Vec<_>>(),
+                    "description": "One of the 44 series, or lock_ratio (network_locked / circ_supply)"},
+                "Scenario": scenario.clone(),
+                "Summary": summary_schema(),
+                "Output": {"oneOf": [{"$ref": "#/components/schemas/AnalysisSeries"},
+                                     {"type": "array", "items": {"$ref": "#/components/schemas/AnalysisSeries"}, "minItems": 1, "maxItems": MAX_OUTPUT_SERIES}]},
+                "Resolution": {"type": "string", "enum": ["weekly", "daily"], "default": "weekly"},
+                "Summaries": {"type": "object", "additionalProperties": {"$ref": "#/components/schemas/Summary"}, "maxProperties": MAX_SUMMARIES},
+                "EnsembleRequest": ensemble_schema(),
+                "SweepRequest": sweep_schema(),
+                "SolveRequest": solve_schema(),
+                "SensitivityRequest": sensitivity_schema(),
+                "CompareRequest": compare_schema(),
                 "SimulateRequest": simulate_request,
                 "SimulateResponse": {"type": "object", "required": ["input", "simulation_output"], "properties": {
                     "input": {"type": "object", "description": "Values used, sim_start_date, sim_end_date, timestep_days, n_entries, series_dates",
@@ -198,6 +251,134 @@ static DOCUMENT: LazyLock<Value> = LazyLock::new(|| {
         },
     })
 });
+
+fn analyze_op(summary: &str, request: &str, description: &str) -> Value {
+    let error = json!({"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}});
+    let with = |description: &str| {
+        let mut e = error.clone();
+        e["description"] = json!(description);
+        e
+    };
+    json!({
+        "summary": summary, "description": description,
+        "requestBody": {"required": false, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{request}")}}}},
+        "responses": {
+            "200": {"description": "The analysis, with version, snapshot, current_date, explanation and input", "content": {"application/json": {"schema": {"type": "object"}}}},
+            "413": with("Body over the size limit"),
+            "422": with("Invalid input or a limit exceeded; details name each field"),
+            "429": with("Too much work queued; retry after Retry-After seconds"),
+            "503": with("No snapshot can be served, or the analysis hit its time limit"),
+        },
+    })
+}
+
+fn scenario_ref() -> Value {
+    json!({"$ref": "#/components/schemas/Scenario"})
+}
+
+fn summary_schema() -> Value {
+    json!({
+        "type": "object", "additionalProperties": false, "required": ["series", "stat"],
+        "description": "One number (or date) from one run, on daily values; from/to default to the forecast window",
+        "properties": {
+            "series": {"$ref": "#/components/schemas/AnalysisSeries"},
+            "over": {"$ref": "#/components/schemas/SeriesName"},
+            "stat": {"type": "string", "enum": Stat::ALL.iter().map(|s| s.name()).collect::<Vec<_>>()},
+            "date": {"type": "string", "format": "date"},
+            "from": {"type": "string", "format": "date"},
+            "to": {"type": "string", "format": "date"},
+            "threshold": {"type": "number"},
+        },
+    })
+}
+
+fn knob_names() -> Vec<&'static str> {
+    Param::SCALAR_KNOBS.iter().map(|p| p.name()).collect()
+}
+
+fn ensemble_schema() -> Value {
+    let number = json!({"type": "number"});
+    json!({
+        "type": "object", "additionalProperties": false,
+        "properties": {
+            "base": scenario_ref(),
+            "members": {"type": "integer", "minimum": 1, "maximum": MAX_MEMBERS, "default": 1000},
+            "seed": {"type": "integer", "minimum": 0, "maximum": MAX_SEED, "default": 0},
+            "vary": {"type": "object", "propertyNames": {"enum": knob_names()}, "additionalProperties": {"oneOf": [
+                {"type": "object", "additionalProperties": false, "required": ["dist", "lo", "hi"],
+                 "properties": {"dist": {"const": "uniform"}, "lo": number, "hi": number}},
+                {"type": "object", "additionalProperties": false, "required": ["dist", "sd"],
+                 "properties": {"dist": {"enum": ["normal", "lognormal"]}, "mean": number, "sd": {"type": "number", "minimum": 0}}},
+                {"type": "object", "additionalProperties": false, "required": ["dist", "vol"],
+                 "properties": {"dist": {"const": "walk"}, "start": number, "vol": {"type": "number", "minimum": 0, "maximum": MAX_WALK_VOL}}},
+            ]}},
+            "output": {"$ref": "#/components/schemas/Output"},
+            "quantiles": {"type": "array", "items": {"type": "number", "minimum": 0, "maximum": 100}, "minItems": 1, "maxItems": MAX_QUANTILES},
+            "resolution": {"$ref": "#/components/schemas/Resolution"},
+            "summaries": {"$ref": "#/components/schemas/Summaries"},
+            "return_member_params": {"type": "boolean", "default": false},
+            "member_paths": {"type": "integer", "minimum": 0, "maximum": MAX_MEMBER_PATHS, "default": 0},
+        },
+    })
+}
+
+fn sweep_schema() -> Value {
+    let values = json!({"type": "array", "items": {"type": "number"}, "minItems": 1});
+    json!({
+        "type": "object", "additionalProperties": false, "required": ["axes"],
+        "properties": {
+            "base": scenario_ref(),
+            "axes": {"oneOf": [
+                {"type": "object", "propertyNames": {"enum": knob_names()}, "additionalProperties": values, "minProperties": 1, "maxProperties": MAX_AXES},
+                {"type": "array", "minItems": 1, "maxItems": MAX_AXES, "items": {"type": "object", "additionalProperties": false,
+                    "required": ["knob", "values"], "properties": {"knob": {"enum": knob_names()}, "values": values}}},
+            ], "description": format!("At most {MAX_CELLS} cells and cells x forecast days <= {MAX_WORK_DAYS}")},
+            "summaries": {"$ref": "#/components/schemas/Summaries"},
+        },
+    })
+}
+
+fn solve_schema() -> Value {
+    json!({
+        "type": "object", "additionalProperties": false, "required": ["knob", "summary", "target"],
+        "properties": {
+            "base": scenario_ref(),
+            "knob": {"enum": knob_names()},
+            "summary": {"$ref": "#/components/schemas/Summary"},
+            "target": {"type": "number"},
+            "bracket": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2},
+            "tolerance": {"type": "number", "exclusiveMinimum": 0},
+        },
+    })
+}
+
+fn sensitivity_schema() -> Value {
+    json!({
+        "type": "object", "additionalProperties": false,
+        "properties": {
+            "base": scenario_ref(),
+            "summaries": {"$ref": "#/components/schemas/Summaries"},
+            "knobs": {"type": "array", "items": {"enum": knob_names()}, "minItems": 1},
+            "move_pct": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 100, "default": DEFAULT_MOVE_PCT},
+            "duration_step": {"type": "integer", "minimum": 1, "maximum": 365, "default": 1},
+        },
+    })
+}
+
+fn compare_schema() -> Value {
+    json!({
+        "type": "object", "additionalProperties": false, "required": ["scenarios"],
+        "properties": {
+            "baseline": scenario_ref(),
+            "scenarios": {"type": "object", "minProperties": 1, "maxProperties": MAX_SCENARIOS,
+                "propertyNames": {"not": {"enum": RESERVED_NAMES}, "minLength": 1, "maxLength": MAX_NAME_CHARS},
+                "additionalProperties": scenario_ref()},
+            "output": {"$ref": "#/components/schemas/Output"},
+            "resolution": {"$ref": "#/components/schemas/Resolution"},
+            "summaries": {"$ref": "#/components/schemas/Summaries"},
+        },
+    })
+}
 
 /// `GET /openapi.json`.
 pub async fn openapi_json() -> impl IntoResponse {

@@ -137,51 +137,19 @@ fn parse_scenario(
     allow_output: bool,
 ) -> Result<SimulateRequest, ApiError> {
     let mut errors = Vec::new();
-    let mut params = SimParams::default();
-    let mut given = Vec::new();
     let mut output = SeriesName::ALL.to_vec();
-    for (key, value) in body {
-        let field = format!("{prefix}{key}");
-        let Some(&name) = SIMULATE_FIELDS.iter().find(|f| **f == key) else {
-            let valid: Vec<&str> =
-                SIMULATE_FIELDS.iter().copied().filter(|f| allow_output || *f != "output").collect();
-            errors.push(FieldError::new(field, format!("unknown field; valid fields: {}", valid.join(", "))));
-            continue;
-        };
-        if name == "output" && !allow_output {
+    if let Some(value) = body.get("output") {
+        let field = format!("{prefix}output");
+        if !allow_output {
             errors.push(FieldError::new(field, "give output once for the whole batch, not per scenario"));
-            continue;
-        }
-        if value.is_null() {
-            continue; // null means the default, as in the reference
-        }
-        let before = errors.len();
-        match name {
-            "rbp" => params.rbp = knob(value, &field, &mut errors),
-            "rr" => params.rr = knob(value, &field, &mut errors),
-            "fpr" => params.fpr = knob(value, &field, &mut errors),
-            "lock_target" => params.lock_target = knob(value, &field, &mut errors),
-            "fil_plus_m" => params.fil_plus_m = knob(value, &field, &mut errors),
-            "qa_renew_relative_multiplier" => {
-                params.qa_renew_relative_multiplier = knob(value, &field, &mut errors)
-            }
-            "forecast_length_days" => params.forecast_length_days = day_count(value, &field, &mut errors),
-            "sector_duration_days" => params.sector_duration_days = day_count(value, &field, &mut errors),
-            "burn_boost" => params.burn_boost = number(value, &field, &mut errors),
-            "use_available_supply" => match value {
-                Value::Bool(b) => params.use_available_supply = Some(*b),
-                other => errors.push(FieldError::new(
-                    field,
-                    format!("expected true or false, got {}", type_name(other)),
-                )),
-            },
-            "output" => output = parse_output(value, &field, &mut errors),
-            _ => unreachable!("every field in SIMULATE_FIELDS is handled"),
-        }
-        if errors.len() == before && name != "output" {
-            given.push(name);
+        } else if !value.is_null() {
+            output = parse_output(value, &field, &mut errors);
         }
     }
+    // "output" is read above (for a batch scenario its error says where output belongs); it is
+    // listed among the valid fields only where it is one.
+    let listed: &[&str] = if allow_output { &["output"] } else { &[] };
+    let (params, given) = scenario_params(body, prefix, &["output"], listed, &mut errors);
     // Range checks run even when other fields failed to parse, so one answer lists every
     // problem (a field that failed to parse is left at its default and not checked twice).
     match sim.validate(&params) {
@@ -197,6 +165,66 @@ fn parse_scenario(
             Err(ApiError::fields(errors))
         }
     }
+}
+
+/// The simulation parameters of a scenario object (`/simulate`'s fields but `output`),
+/// unvalidated, and which were given. Keys in `skip` are left to the caller; any other unknown
+/// key is an error listing the scenario fields and `listed`, as is a value of the wrong type
+/// (named `prefix` + key).
+pub fn scenario_params(
+    body: &Map<String, Value>,
+    prefix: &str,
+    skip: &[&str],
+    listed: &[&str],
+    errors: &mut Vec<FieldError>,
+) -> (SimParams, Vec<&'static str>) {
+    let mut params = SimParams::default();
+    let mut given = Vec::new();
+    for (key, value) in body {
+        let field = format!("{prefix}{key}");
+        if skip.contains(&key.as_str()) {
+            continue;
+        }
+        let Some(&name) = SIMULATE_FIELDS.iter().find(|f| **f == key && **f != "output") else {
+            let valid: Vec<&str> = SIMULATE_FIELDS
+                .iter()
+                .copied()
+                .filter(|f| *f != "output")
+                .chain(listed.iter().copied())
+                .collect();
+            errors.push(FieldError::new(field, format!("unknown field; valid fields: {}", valid.join(", "))));
+            continue;
+        };
+        if value.is_null() {
+            continue; // null means the default, as in the reference
+        }
+        let before = errors.len();
+        match name {
+            "rbp" => params.rbp = knob(value, &field, errors),
+            "rr" => params.rr = knob(value, &field, errors),
+            "fpr" => params.fpr = knob(value, &field, errors),
+            "lock_target" => params.lock_target = knob(value, &field, errors),
+            "fil_plus_m" => params.fil_plus_m = knob(value, &field, errors),
+            "qa_renew_relative_multiplier" => {
+                params.qa_renew_relative_multiplier = knob(value, &field, errors)
+            }
+            "forecast_length_days" => params.forecast_length_days = day_count(value, &field, errors),
+            "sector_duration_days" => params.sector_duration_days = day_count(value, &field, errors),
+            "burn_boost" => params.burn_boost = number(value, &field, errors),
+            "use_available_supply" => match value {
+                Value::Bool(b) => params.use_available_supply = Some(*b),
+                other => errors.push(FieldError::new(
+                    field,
+                    format!("expected true or false, got {}", type_name(other)),
+                )),
+            },
+            _ => unreachable!("every field in SIMULATE_FIELDS is handled"),
+        }
+        if errors.len() == before {
+            given.push(name);
+        }
+    }
+    (params, given)
 }
 
 /// `output`: a series name or a list of names; unknown names list the valid ones.
@@ -239,7 +267,8 @@ fn parse_output(value: &Value, field: &str, errors: &mut Vec<FieldError>) -> Vec
     out
 }
 
-fn knob(value: &Value, field: &str, errors: &mut Vec<FieldError>) -> Option<Knob> {
+/// A knob: a number or a non-empty list of numbers (one per forecast day).
+pub fn knob(value: &Value, field: &str, errors: &mut Vec<FieldError>) -> Option<Knob> {
     match value {
         Value::Number(n) => n.as_f64().map(Knob::Scalar),
         Value::Array(items) => {
@@ -278,7 +307,8 @@ fn knob(value: &Value, field: &str, errors: &mut Vec<FieldError>) -> Option<Knob
     }
 }
 
-fn number(value: &Value, field: &str, errors: &mut Vec<FieldError>) -> Option<f64> {
+/// A number.
+pub fn number(value: &Value, field: &str, errors: &mut Vec<FieldError>) -> Option<f64> {
     let v = value.as_f64();
     if v.is_none() {
         errors.push(FieldError::new(field, format!("expected a number, got {}", type_name(value))));
@@ -287,7 +317,7 @@ fn number(value: &Value, field: &str, errors: &mut Vec<FieldError>) -> Option<f6
 }
 
 /// A whole, non-negative number of days (`365` or `365.0`); range checks are the core's.
-fn day_count(value: &Value, field: &str, errors: &mut Vec<FieldError>) -> Option<usize> {
+pub fn day_count(value: &Value, field: &str, errors: &mut Vec<FieldError>) -> Option<usize> {
     let count = match value {
         Value::Number(n) => n
             .as_u64()

@@ -6,7 +6,6 @@
 
 use chrono::{Days, NaiveDate};
 use mechafil_core::{Knob, SeriesName, SimOutput, ValidParams};
-use rayon::prelude::*;
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
@@ -45,8 +44,8 @@ pub fn simulate_json(served: &Served, request: &SimulateRequest, resolution: Res
     })
 }
 
-/// Runs every valid scenario of `batch` on all cores; invalid ones get their error entry.
-pub fn batch_json(served: &Served, batch: &BatchRequest) -> Result<Vec<u8>, ApiError> {
+/// Refuses a batch whose answer would be too large (422 naming `scenarios`).
+pub fn check_batch_size(batch: &BatchRequest) -> Result<(), ApiError> {
     let values: usize = batch
         .scenarios
         .iter()
@@ -62,19 +61,19 @@ pub fn batch_json(served: &Served, batch: &BatchRequest) -> Result<Vec<u8>, ApiE
             ),
         ));
     }
-    let valid: Vec<&SimulateRequest> = batch.scenarios.iter().flatten().collect();
-    // Simulate in parallel, serialising each scenario's answer on the worker that ran it.
-    let mut rendered: Vec<Vec<u8>> =
-        valid.par_iter().map(|r| simulate_json(served, r, Resolution::Weekly)).collect();
-    let mut body = Vec::with_capacity(rendered.iter().map(Vec::len).sum::<usize>() + 64);
-    body.extend_from_slice(b"{\"results\":[");
-    let mut next_valid = rendered.drain(..);
-    for (i, scenario) in batch.scenarios.iter().enumerate() {
+    Ok(())
+}
+
+/// The answers of the scenarios in `range`, comma-separated: each valid scenario's weekly
+/// answer, or its error entry. Chunks of these joined by commas make the `results` list.
+pub fn batch_entries(served: &Served, batch: &BatchRequest, range: std::ops::Range<usize>) -> Vec<u8> {
+    let mut body = Vec::new();
+    for (i, scenario) in batch.scenarios[range].iter().enumerate() {
         if i > 0 {
             body.push(b',');
         }
         match scenario {
-            Ok(_) => body.extend_from_slice(&next_valid.next().expect("one answer per valid scenario")),
+            Ok(request) => body.extend_from_slice(&simulate_json(served, request, Resolution::Weekly)),
             Err(err) => serde_json::to_writer(
                 &mut body,
                 &ErrorEntry { error: err.to_string(), details: err.details() },
@@ -82,8 +81,21 @@ pub fn batch_json(served: &Served, batch: &BatchRequest) -> Result<Vec<u8>, ApiE
             .expect("serialising to memory cannot fail"),
         }
     }
+    body
+}
+
+/// `{"results": [...]}` from the entries of consecutive chunks of scenarios.
+pub fn batch_body(chunks: Vec<Vec<u8>>) -> Vec<u8> {
+    let mut body = Vec::with_capacity(chunks.iter().map(Vec::len).sum::<usize>() + chunks.len() + 16);
+    body.extend_from_slice(b"{\"results\":[");
+    for (i, chunk) in chunks.iter().enumerate() {
+        if i > 0 {
+            body.push(b',');
+        }
+        body.extend_from_slice(chunk);
+    }
     body.extend_from_slice(b"]}");
-    Ok(body)
+    body
 }
 
 #[derive(Serialize)]
@@ -192,10 +204,15 @@ impl<'a> SimulateBody<'a> {
 
 /// One line saying what was simulated and which inputs were defaults.
 fn explanation(served: &Served, request: &SimulateRequest) -> String {
-    let p = &request.params;
+    scenario_sentence(served, &request.params, &request.given)
+}
+
+/// A scenario in words: the forecast, the data, and which parameters were given, taken from
+/// the snapshot or left at their defaults.
+pub(crate) fn scenario_sentence(served: &Served, p: &ValidParams, given: &[&str]) -> String {
     let snapshot = served.simulator.snapshot();
     let f = p.forecast_length_days();
-    let given = |name: &str| request.given.contains(&name);
+    let given = |name: &str| given.contains(&name);
     let describe = |name: &'static str, knob: &Knob, unit: &str| match knob {
         Knob::Scalar(v) => format!("{name} {}{unit}", fmt_sig(*v)),
         Knob::Series(values) => format!("{name} a {}-day series", values.len()),
@@ -248,7 +265,7 @@ fn explanation(served: &Served, request: &SimulateRequest) -> String {
 }
 
 /// `v` with at most 4 significant digits, for prose.
-fn fmt_sig(v: f64) -> String {
+pub(crate) fn fmt_sig(v: f64) -> String {
     if v == 0.0 || !v.is_finite() {
         return v.to_string();
     }

@@ -3,17 +3,16 @@
 
 use std::sync::{Arc, Mutex, RwLock};
 
-use chrono::{DateTime, NaiveDate, Utc};
-use mechafil_core::{SimOutput, Simulator, SnapshotError};
-use serde::Serialize;
-use tokio::sync::Semaphore;
-
+use super::cpu::CpuBudget;
 use super::error::ApiError;
 use crate::config::ApiConfig;
 use crate::network_data::{NetworkData, SnapshotMeta, SnapshotSource};
 use crate::spacescope::{FetchOptions, SpacescopeConfig};
 use crate::store::{SnapshotStore, UpdateAttempt};
 use crate::update::{UpdateError, update_cache};
+use chrono::{DateTime, NaiveDate, Utc};
+use mechafil_core::{SimOutput, Simulator, SnapshotError};
+use serde::Serialize;
 
 /// A snapshot ready to serve: its data, metadata and a prepared simulator.
 #[derive(Debug)]
@@ -80,7 +79,7 @@ pub struct AppState {
 struct Inner {
     served: RwLock<Result<Arc<Served>, String>>,
     config: ApiConfig,
-    cpu: Semaphore,
+    cpu: CpuBudget,
     started_at: DateTime<Utc>,
     data: DataSources,
     /// Held while an update runs: a second one gets 409 instead of queueing.
@@ -113,16 +112,15 @@ impl AppState {
 
     /// State serving `served` that can update from `data.spacescope` into `data.store`.
     pub fn with_data(config: ApiConfig, served: Result<Served, String>, data: DataSources) -> AppState {
-        // One core is left to the async runtime (HTTP I/O, /health) when there is more than
-        // one: with every core simulating, /health waited for OS time slices under load.
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let permits = cores.saturating_sub(1).max(1);
         let last_update = data.last_update.clone();
+        let cpu = config.cpu_permits.map_or_else(CpuBudget::for_this_machine, CpuBudget::new);
         AppState {
             inner: Arc::new(Inner {
                 served: RwLock::new(served.map(Arc::new)),
                 config,
-                cpu: Semaphore::new(permits),
+                // By default one core is left to the async runtime (HTTP I/O, /health): with
+                // every core simulating, /health waited for OS time slices.
+                cpu,
                 started_at: Utc::now(),
                 data,
                 update_lock: tokio::sync::Mutex::new(()),
@@ -211,20 +209,17 @@ impl AppState {
         Ok(meta)
     }
 
-    /// Runs CPU-bound `work` on the blocking pool, at most one job per core but one (see `with_data`), so
-    /// simulations never stall the async runtime (and `/health` stays fast under load).
+    /// The CPU budget every simulation, analysis and serialisation runs within.
+    pub fn cpu(&self) -> &CpuBudget {
+        &self.inner.cpu
+    }
+
+    /// Runs CPU-bound `work` as one job of the CPU budget ([`CpuBudget::run`]), so simulations
+    /// never stall the async runtime (and `/health` stays fast under load).
     pub async fn run_cpu<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, ApiError> {
-        let _permit = self
-            .inner
-            .cpu
-            .acquire()
-            .await
-            .map_err(|_| ApiError::Unavailable("the service is shutting down".into()))?;
-        tokio::task::spawn_blocking(work)
-            .await
-            .map_err(|e| ApiError::Internal(format!("CPU task failed: {e}")))
+        self.inner.cpu.run(work).await
     }
 }
