@@ -8,8 +8,8 @@ mod common;
 use std::time::Duration;
 
 use common::agree::{
-    assert_every_tool_agrees_with_the_api, assert_historical_agrees, assert_same_json,
-    assert_simulate_agrees, success_json,
+    assert_analyses_agree_with_the_api, assert_every_tool_agrees_with_the_api, assert_historical_agrees,
+    assert_same_json, assert_simulate_agrees, success_json,
 };
 use common::api::{Api, ReservedPort};
 use common::{
@@ -113,6 +113,7 @@ async fn every_tool_agrees_with_the_api_over_http() {
     let mut server = spawn_http_binary(port, &api.base, 30.0).await;
     let client = http_client(&format!("http://127.0.0.1:{port}/mcp")).await;
     assert_every_tool_agrees_with_the_api(&client, &api).await;
+    assert_analyses_agree_with_the_api(&client, &api, "http").await;
     client.cancel().await.unwrap();
     server.start_kill().unwrap();
     server.wait().await.unwrap();

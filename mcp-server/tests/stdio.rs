@@ -8,7 +8,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::agree::{
-    assert_every_tool_agrees_with_the_api, assert_simulate_agrees, error_text, success_json,
+    assert_analyses_agree_with_the_api, assert_every_tool_agrees_with_the_api, assert_simulate_agrees,
+    error_text, success_json,
 };
 use common::api::{Api, ReservedPort};
 use common::{assert_valid_tools, call, closed_port_url, stdio_client, text};
@@ -65,6 +66,7 @@ async fn every_tool_agrees_with_the_api_over_stdio() {
     let api = Api::start().await;
     let client = stdio_client(&api.base, 30.0).await;
     assert_every_tool_agrees_with_the_api(&client, &api).await;
+    assert_analyses_agree_with_the_api(&client, &api, "stdio").await;
     client.cancel().await.unwrap();
     api.stop().await;
 }

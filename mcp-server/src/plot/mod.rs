@@ -240,6 +240,63 @@ pub fn compact_number(value: f64) -> String {
     format!("{text}{suffix}")
 }
 
+/// Labels for the ticks of an axis from `lo` to `hi`: as many decimals as the tick spacing
+/// needs, so neighbouring ticks never read the same ("0.30, 0.30, 0.30" on a narrow range),
+/// with k / M / B / T suffixes for large values.
+pub fn tick_labels(lo: f64, hi: f64) -> impl Fn(&f64) -> String {
+    let magnitude = lo.abs().max(hi.abs());
+    let (scale, suffix) = match magnitude {
+        m if m >= 1e15 || !m.is_finite() => (1.0, "e"),
+        m if m >= 1e12 => (1e12, "T"),
+        m if m >= 1e9 => (1e9, "B"),
+        m if m >= 1e6 => (1e6, "M"),
+        m if m >= 1e4 => (1e3, "k"),
+        _ => (1.0, ""),
+    };
+    // About eight ticks: one more decimal than the spacing's first significant digit needs.
+    let step = ((hi - lo) / 8.0 / scale).abs();
+    let decimals = if step > 0.0 && step.is_finite() {
+        (1.0 - step.log10()).ceil().clamp(0.0, 10.0) as usize
+    } else {
+        2
+    };
+    move |value: &f64| {
+        // Huge and tiny magnitudes read best in scientific notation.
+        if suffix == "e" || (magnitude < 1e-3 && magnitude > 0.0) {
+            format!("{value:.2e}")
+        } else {
+            let scaled = value / scale;
+            let text = format!("{scaled:.decimals$}");
+            // "-0.00" reads as a different number than "0.00".
+            let text = if text.trim_start_matches('-').chars().all(|c| c == '0' || c == '.') {
+                text.trim_start_matches('-').to_string()
+            } else {
+                text
+            };
+            format!("{text}{suffix}")
+        }
+    }
+}
+
+/// Where a legend goes: the upper left unless the data's left part is in the upper half (then
+/// the lower left), so the legend does not cover the start of the lines.
+pub(crate) fn legend_position(
+    points: impl Iterator<Item = (f64, f64)>,
+    x: (f64, f64),
+    y: (f64, f64),
+) -> SeriesLabelPosition {
+    let left = x.0 + (x.1 - x.0) * 0.3;
+    let middle = y.0 / 2.0 + y.1 / 2.0;
+    let (above, total) = points
+        .filter(|(px, _)| *px <= left)
+        .fold((0usize, 0usize), |(a, t), (_, py)| (a + usize::from(py > middle), t + 1));
+    if total > 0 && above * 2 > total {
+        SeriesLabelPosition::LowerLeft
+    } else {
+        SeriesLabelPosition::UpperLeft
+    }
+}
+
 /// A knob value for labels: whole numbers without decimals, others with up to 4 significant
 /// digits.
 pub fn knob_label(value: f64) -> String {
@@ -321,6 +378,16 @@ mod tests {
         assert_eq!(compact_number(0.0), "0");
         assert_eq!(compact_number(0.000123), "1.23e-4");
         assert_eq!(compact_number(1e300), "1.00e300");
+        let ticks = tick_labels(0.289, 0.301);
+        assert_eq!(
+            (ticks(&0.29), ticks(&0.2925), ticks(&0.295)),
+            ("0.2900".to_string(), "0.2925".to_string(), "0.2950".to_string())
+        );
+        let ticks = tick_labels(3.4e8, 4.2e8);
+        assert_eq!(ticks(&3.6e8), "360M");
+        let ticks = tick_labels(5.6e8, 5.61e8);
+        assert_eq!(ticks(&5.605e8), "560.50M");
+        assert_eq!(tick_labels(-1.0, 1.0)(&-0.0001), "0.00");
         assert_eq!(knob_label(540.0), "540");
         assert_eq!(knob_label(0.75), "0.75");
         assert_eq!(knob_label(2.6371234), "2.637");

@@ -9,7 +9,8 @@ use chrono::{Days, NaiveDate};
 use plotters::prelude::*;
 
 use super::{
-    Area, COLORS, FONT_FAMILY, Frame, RenderError, clip, compact_number, drawable, render, thin, value_range,
+    Area, COLORS, FONT_FAMILY, Frame, RenderError, clip, drawable, legend_position, render, thin,
+    tick_labels, value_range,
 };
 use crate::tools::dated::Dated;
 
@@ -132,7 +133,7 @@ fn draw_panel(area: &Area<'_>, panel: &Panel) -> Result<(), RenderError> {
         .y_label_area_size(76)
         .build_cartesian_2d(0f64..span_days, y_min..y_max)?;
     let x_formatter = |x: &f64| date_label(base, *x, span_days);
-    let y_formatter = |y: &f64| compact_number(*y);
+    let y_formatter = tick_labels(y_min, y_max);
     chart
         .configure_mesh()
         .x_labels(7)
@@ -204,9 +205,10 @@ fn draw_panel(area: &Area<'_>, panel: &Panel) -> Result<(), RenderError> {
         }
     }
     if panel.lines.len() + panel.bands.len() > 1 {
+        let points = panel.lines.iter().flat_map(|l| segments(base, span_days, &l.series).concat());
         chart
             .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
+            .position(legend_position(points, (0.0, span_days), (y_min, y_max)))
             .label_font((FONT_FAMILY, 13))
             .background_style(WHITE.mix(0.85))
             .border_style(RGBColor(180, 180, 180))

@@ -3,7 +3,7 @@
 
 use plotters::prelude::*;
 
-use super::{COLORS, FONT_FAMILY, Frame, RenderError, clip, compact_number, drawable, render, value_range};
+use super::{COLORS, FONT_FAMILY, Frame, RenderError, clip, drawable, render, tick_labels, value_range};
 
 /// One knob's bar.
 #[derive(Debug, Clone, PartialEq)]
@@ -53,7 +53,7 @@ pub fn render_tornado(frame: &Frame, tornado: &Tornado) -> Result<Vec<u8>, Rende
             }
             names.get(i as usize).cloned().unwrap_or_default()
         };
-        let x_formatter = |x: &f64| compact_number(*x);
+        let x_formatter = tick_labels(lo, hi);
         let mut chart = ChartBuilder::on(area)
             .margin(14)
             .x_label_area_size(44)

@@ -4,7 +4,8 @@
 use plotters::prelude::*;
 
 use super::{
-    COLORS, FONT_FAMILY, Frame, RenderError, compact_number, drawable, knob_label, render, value_range,
+    COLORS, FONT_FAMILY, Frame, RenderError, drawable, knob_label, legend_position, render, tick_labels,
+    value_range,
 };
 
 /// One curve: `(knob value, summary)` points, sorted by knob value.
@@ -45,7 +46,7 @@ pub fn render_xy(frame: &Frame, xy: &XyChart) -> Result<Vec<u8>, RenderError> {
         let (x_lo, x_hi) = value_range(xs);
         let (y_lo, y_hi) = value_range(ys);
         let x_formatter = |x: &f64| knob_label(*x);
-        let y_formatter = |y: &f64| compact_number(*y);
+        let y_formatter = tick_labels(y_lo, y_hi);
         let mut chart = ChartBuilder::on(area)
             .margin(14)
             .x_label_area_size(46)
@@ -93,9 +94,10 @@ pub fn render_xy(frame: &Frame, xy: &XyChart) -> Result<Vec<u8>, RenderError> {
                 .label(label.as_str())
                 .legend(move |(lx, ly)| Circle::new((lx + 9, ly), 5, red.stroke_width(2)));
         }
+        let points = xy.curves.iter().flat_map(|c| c.points.iter().filter_map(|(x, y)| y.map(|y| (*x, y))));
         chart
             .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
+            .position(legend_position(points, (x_lo, x_hi), (y_lo, y_hi)))
             .label_font((FONT_FAMILY, 13))
             .background_style(WHITE.mix(0.9))
             .border_style(RGBColor(180, 180, 180))

@@ -300,7 +300,7 @@ fn ensemble_input() -> Value {
             ),
             (
                 "quantiles".into(),
-                json!({ "type": "array", "items": { "type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 100 }, "minItems": 1, "maxItems": 20, "description": "Percentiles. Default [5, 25, 50, 75, 95]." }),
+                json!({ "type": "array", "items": { "type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 100 }, "minItems": 1, "maxItems": 21, "description": "Percentiles. Default [5, 25, 50, 75, 95]." }),
             ),
             (
                 "resolution".into(),

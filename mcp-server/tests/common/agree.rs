@@ -548,3 +548,252 @@ pub fn assert_png(result: &CallToolResult, name: &str) -> (u32, u32) {
     assert!(distinct.len() > 3, "the chart is blank ({} colours)", distinct.len());
     (frame.width, frame.height)
 }
+
+/// The value of an API answer's array `values` (dated by `dates`) on `on`.
+fn api_value_on<'a>(values: &'a Value, dates: &Value, on: NaiveDate) -> &'a Value {
+    let start = date(&dates["start_date"]);
+    let step = dates["timestep_days"].as_u64().unwrap();
+    let days = (on - start).num_days();
+    assert!(
+        days >= 0 && (days as u64).is_multiple_of(step),
+        "{on} is not a date of the API's array ({dates})"
+    );
+    values
+        .get((days as u64 / step) as usize)
+        .unwrap_or_else(|| panic!("the API's array has no value on {on}"))
+}
+
+/// Checks sampled arrays (`sampled`, dated by `series_dates` and `step`) against the API's
+/// arrays `api` (dated by `api_dates`): every value on its date.
+fn assert_sampled(context: &str, sampled: &Value, dates: &Value, api: &Value, api_dates: &Value) {
+    let values = sampled.as_array().unwrap_or_else(|| panic!("{context}: not a list"));
+    let start = date(&dates["start_date"]);
+    let step = dates["timestep_days"].as_u64().unwrap();
+    assert_eq!(dates["n_entries"].as_u64(), Some(values.len() as u64), "{context}");
+    for (i, value) in values.iter().enumerate() {
+        let on = start + Days::new(i as u64 * step);
+        assert_eq!(value, api_value_on(api, api_dates, on), "{context}[{i}] on {on}");
+    }
+}
+
+/// Checks key-figure rows (`{"dates": [...], "<column>": [...]}`) against the API's arrays.
+fn assert_key_rows(context: &str, rows: &Value, columns: &[(&str, &Value)], api_dates: &Value) {
+    let dates: Vec<NaiveDate> = rows["dates"].as_array().expect("dates").iter().map(date).collect();
+    assert!(dates.len() >= 2, "{context}: key dates {dates:?}");
+    for (column, api) in columns {
+        let values =
+            rows[*column].as_array().unwrap_or_else(|| panic!("{context}: no column {column}: {rows}"));
+        for (value, on) in values.iter().zip(&dates) {
+            assert_eq!(value, api_value_on(api, api_dates, *on), "{context}.{column} on {on}");
+        }
+    }
+}
+
+async fn api_analysis(api: &Api, kind: &str, body: &Value) -> Value {
+    let (status, answer) = api.post(&format!("/analyze/{kind}"), body).await;
+    assert_eq!(status, 200, "POST /analyze/{kind} {body}: {answer}");
+    answer
+}
+
+/// Drives the five analysis tools through `client` and checks each answer against the API's
+/// `/analyze/*` answer to the same body: every sampled value and key figure on its date, the
+/// summaries, tables, goal seek and rankings as the API computed them; each result against its
+/// output schema, and its chart as a PNG.
+pub async fn assert_analyses_agree_with_the_api(client: &Client, api: &Api, tag: &str) {
+    let tools = client.list_all_tools().await.expect("tools/list");
+
+    // compare_scenarios
+    let arguments = json!({
+        "baseline": {"forecast_length_days": 1095},
+        "scenarios": {"high onboarding": {"rbp": 6}, "low renewals": {"rr": 0.6}},
+        "output": ["lock_ratio", "circ_supply", "1y_sector_roi"],
+        "summaries": {"roi_mid_2026": {"series": "1y_sector_roi", "stat": "value_at", "date": "2026-06-01"}}
+    });
+    let call_result = call(client, "compare_scenarios", arguments.clone()).await;
+    let result = success_json("compare_scenarios", &call_result);
+    assert_matches_output_schema(&tools, "compare_scenarios", &result);
+    assert_png(&call_result, &format!("{tag}_compare_scenarios"));
+    let answer = api_analysis(api, "compare", &arguments).await;
+    assert_same_json("compare_scenarios.summaries", &result["summaries"], &answer["summaries"]);
+    assert_eq!(result["data"]["is_demo"], true);
+    for series in ["lock_ratio", "circ_supply", "1y_sector_roi"] {
+        let api_dates = &answer["series_dates"][series];
+        let api_series = &answer["series"][series];
+        for column in ["baseline", "high onboarding", "low renewals"] {
+            assert_sampled(
+                &format!("compare.{series}.{column}"),
+                &result["series"][series][column],
+                &result["series_dates"][series],
+                &api_series[column],
+                api_dates,
+            );
+        }
+        assert_sampled(
+            &format!("compare.{series}.diff"),
+            &result["series"][series]["diff"]["low renewals"],
+            &result["series_dates"][series],
+            &api_series["diff"]["low renewals"],
+            api_dates,
+        );
+        let rows = &result["key_figures"][series];
+        assert_key_rows(
+            &format!("compare.key_figures.{series}"),
+            rows,
+            &[("baseline", &api_series["baseline"]), ("high onboarding", &api_series["high onboarding"])],
+            api_dates,
+        );
+        assert_key_rows(
+            &format!("compare.key_figures.{series}.diff"),
+            &json!({"dates": rows["dates"], "d": rows["diff"]["high onboarding"]}),
+            &[("d", &api_series["diff"]["high onboarding"])],
+            api_dates,
+        );
+    }
+    assert_eq!(result["timestep_days"], 28, "a 3-year comparison is sampled every 4 weeks");
+
+    // forecast_range
+    let arguments = json!({
+        "base": {"forecast_length_days": 1095}, "members": 200, "seed": 3,
+        "output": ["lock_ratio", "network_locked"],
+        "summaries": {"below": {"series": "lock_ratio", "stat": "first_below", "threshold": 0.58}}
+    });
+    let call_result = call(client, "forecast_range", arguments.clone()).await;
+    let result = success_json("forecast_range", &call_result);
+    assert_matches_output_schema(&tools, "forecast_range", &result);
+    assert_png(&call_result, &format!("{tag}_forecast_range"));
+    let answer = api_analysis(api, "ensemble", &arguments).await;
+    assert_same_json("forecast_range.summaries", &result["summaries"], &answer["summaries"]);
+    assert_eq!(result["members"], 200);
+    for series in ["lock_ratio", "network_locked"] {
+        let api_dates = &answer["series_dates"][series];
+        let bands = answer["bands"][series].as_object().unwrap();
+        let mut columns = Vec::new();
+        for (label, values) in bands {
+            assert_sampled(
+                &format!("forecast_range.{series}.{label}"),
+                &result["bands"][series][label],
+                &result["series_dates"][series],
+                values,
+                api_dates,
+            );
+            columns.push((label.as_str(), values));
+        }
+        assert_key_rows(
+            &format!("forecast_range.key_figures.{series}"),
+            &result["key_figures"][series],
+            &columns,
+            api_dates,
+        );
+    }
+
+    // sweep over two knobs, then one
+    let arguments = json!({
+        "base": {"forecast_length_days": 730},
+        "axes": {"rbp": [2, 5, 8], "rr": [0.6, 0.75, 0.9]},
+        "summaries": {
+            "lock_end": {"series": "network_locked", "over": "circ_supply", "stat": "end"},
+            "roi": {"series": "1y_sector_roi", "stat": "mean"}
+        }
+    });
+    let call_result = call(client, "sweep", arguments.clone()).await;
+    let result = success_json("sweep", &call_result);
+    assert_matches_output_schema(&tools, "sweep", &result);
+    assert_png(&call_result, &format!("{tag}_sweep_heatmap"));
+    let answer = api_analysis(api, "sweep", &arguments).await;
+    assert_same_json("sweep.results", &result["results"], &answer["results"]);
+    for label in ["lock_end", "roi"] {
+        let cells: Vec<(usize, usize, f64)> = answer["results"][label]
+            .as_array()
+            .unwrap()
+            .iter()
+            .enumerate()
+            .flat_map(|(i, row)| {
+                row.as_array().unwrap().iter().enumerate().map(move |(j, v)| (i, j, v.as_f64().unwrap()))
+            })
+            .collect();
+        let (i, j, min) =
+            cells.iter().copied().fold((0, 0, f64::INFINITY), |a, c| if c.2 < a.2 { c } else { a });
+        let found = &result["best_and_worst"][label]["min"];
+        assert_eq!(found["value"].as_f64(), Some(min), "sweep.best_and_worst.{label}.min");
+        assert_eq!(
+            found["at"],
+            json!({"rbp": answer["axes"][0]["values"][i], "rr": answer["axes"][1]["values"][j]})
+        );
+    }
+    let arguments = json!({"base": {"forecast_length_days": 365}, "axes": {"rr": [0.6, 0.7, 0.8]}});
+    let call_result = call(client, "sweep", arguments.clone()).await;
+    let result = success_json("sweep", &call_result);
+    assert_png(&call_result, &format!("{tag}_sweep_curve"));
+    let answer = api_analysis(api, "sweep", &arguments).await;
+    let rows = result["table"]["rows"].as_array().unwrap();
+    let api_cells = answer["results"]["lock_ratio_end"].as_array().unwrap();
+    assert_eq!(result["table"]["columns"], json!(["rr", "lock_ratio_end"]));
+    for (row, cell) in rows.iter().zip(api_cells) {
+        assert_eq!(&row[1], cell, "sweep table row {row}");
+    }
+
+    // solve_for: a target the API reaches at rr = 0.75, then one it cannot reach.
+    let summary = json!({"series": "1y_sector_roi", "stat": "value_at", "date": "2026-06-01"});
+    let base = json!({"forecast_length_days": 1095});
+    let probe = api_analysis(
+        api,
+        "sweep",
+        &json!({"base": base, "axes": {"rr": [0.75]}, "summaries": {"goal": summary}}),
+    )
+    .await;
+    let target = probe["results"]["goal"][0].as_f64().expect("a reachable target");
+    let arguments = json!({"base": base, "knob": "rr", "target": target, "summary": summary});
+    let call_result = call(client, "solve_for", arguments.clone()).await;
+    let result = success_json("solve_for", &call_result);
+    assert_matches_output_schema(&tools, "solve_for", &result);
+    assert_png(&call_result, &format!("{tag}_solve_for"));
+    let answer = api_analysis(api, "solve", &arguments).await;
+    assert_eq!(answer["solved"], true, "{answer}");
+    for key in ["solved", "value", "achieved", "residual", "iterations", "bracket", "tolerance"] {
+        assert_same_json(&format!("solve_for.{key}"), &result[key], &answer[key]);
+    }
+    let value = answer["value"].as_f64().unwrap();
+    let recheck = api_analysis(
+        api,
+        "sweep",
+        &json!({"base": base, "axes": {"rr": [value]}, "summaries": {"goal": summary}}),
+    )
+    .await;
+    assert_eq!(result["check"]["knob_value"].as_f64(), Some(value));
+    assert_eq!(
+        result["check"]["summary_value"], recheck["results"]["goal"][0],
+        "the re-check is a fresh simulation"
+    );
+    assert_eq!(result["check"]["agrees"], true, "{}", result["check"]);
+    let arguments = json!({"base": base, "knob": "rr", "target": 5.0, "summary": summary});
+    let result = success_json("solve_for", &call(client, "solve_for", arguments.clone()).await);
+    let answer = api_analysis(api, "solve", &arguments).await;
+    assert_eq!(result["solved"], false);
+    assert_same_json("solve_for.reachable", &result["reachable"], &answer["reachable"]);
+    assert!(result["explanation"].as_str().unwrap().contains("reaches"), "{}", result["explanation"]);
+
+    // sensitivity
+    let arguments = json!({"base": {"forecast_length_days": 730}, "knobs": ["rbp", "rr", "fpr"]});
+    let call_result = call(client, "sensitivity", arguments.clone()).await;
+    let result = success_json("sensitivity", &call_result);
+    assert_matches_output_schema(&tools, "sensitivity", &result);
+    assert_png(&call_result, &format!("{tag}_sensitivity"));
+    let answer = api_analysis(api, "sensitivity", &arguments).await;
+    for (label, effects) in answer["results"].as_object().unwrap() {
+        let table = &result["summaries"][label];
+        assert_same_json(
+            &format!("sensitivity.{label}.base_value"),
+            &table["base_value"],
+            &answer["base_values"][label],
+        );
+        let knobs: Vec<&Value> =
+            table["ranking"].as_array().unwrap().iter().map(|row| &row["knob"]).collect();
+        assert_eq!(json!(knobs), answer["ranking"][label], "sensitivity.{label}: the API's ranking");
+        for row in table["ranking"].as_array().unwrap() {
+            let effect = &effects[row["knob"].as_str().unwrap()];
+            for key in ["value", "derivative", "elasticity", "down", "up", "down_value", "up_value", "kink"] {
+                assert_eq!(row[key], effect[key], "sensitivity.{label}.{}.{key}", row["knob"]);
+            }
+        }
+    }
+}

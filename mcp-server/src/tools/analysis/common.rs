@@ -39,6 +39,14 @@ pub fn series_unit(name: &str) -> &'static str {
     }
 }
 
+/// A panel title for series `name`: its name and meaning.
+pub fn series_title(name: &str) -> String {
+    match SeriesName::from_name(name) {
+        Some(series) => format!("{name}: {}", series_info(series).meaning),
+        None => format!("{name}: network_locked / circ_supply"),
+    }
+}
+
 /// Reads the scenario object at `key` (absent = `{}`), checked with the parameter rules.
 pub fn read_scenario(fields: &mut Fields, key: &str, problems: &mut Problems) -> JsonObject {
     let path = fields.path(key);
@@ -378,7 +386,10 @@ pub fn describe_summary(summary: &Value) -> String {
     };
     let threshold = summary.get("threshold").map(Value::to_string).unwrap_or_default();
     match get("stat").unwrap_or("?") {
-        "end" => format!("{quantity} at the end of the forecast"),
+        "end" => match get("to") {
+            Some(to) => format!("{quantity} at the end, on {to}"),
+            None => format!("{quantity} at the end of the forecast"),
+        },
         "value_at" => format!("{quantity} on {}", get("date").unwrap_or("?")),
         "mean" => format!("the mean of {quantity}{range}"),
         "min" => format!("the minimum of {quantity}{range}"),

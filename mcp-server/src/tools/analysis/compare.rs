@@ -11,7 +11,7 @@ use super::Shaped;
 use super::common::{
     ChartOptions, Common, DatesMap, InOrder, SummaryDefinition, dated, describe_step, input_summaries,
     read_chart_options, read_resolution, read_scenario, read_series_list, read_summaries, sample,
-    scenario_body, series_unit, summary_definitions, text_step,
+    scenario_body, series_title, series_unit, summary_definitions, text_step,
 };
 use crate::api_client::ApiClient;
 use crate::plot::Frame;
@@ -162,7 +162,15 @@ pub async fn run(api: &ApiClient, args: JsonObject) -> Result<Shaped, ToolError>
 
 fn shape(request: Request, answer: Answer) -> Result<Shaped, ToolError> {
     let data = answer.common.data();
-    let forecast_len = answer.common.forecast_len().unwrap_or(3650);
+    // The baseline's echo says how long every scenario ran.
+    let forecast_len = answer
+        .scenarios
+        .get("baseline")
+        .and_then(|b| b.get("forecast_length_days"))
+        .and_then(Value::as_u64)
+        .map(|f| f as usize)
+        .or(answer.common.forecast_len())
+        .unwrap_or(3650);
     let mut names = vec!["baseline".to_string()];
     names.extend(request.names.iter().cloned());
 
@@ -235,7 +243,7 @@ fn shape(request: Request, answer: Answer) -> Result<Shaped, ToolError> {
                 })
                 .collect();
             panels.push(Panel {
-                title: series.clone(),
+                title: series_title(&series),
                 unit: unit.to_string(),
                 lines: chart_lines,
                 bands: vec![],

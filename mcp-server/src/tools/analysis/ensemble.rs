@@ -173,7 +173,7 @@ pub fn parse(args: JsonObject) -> Result<Request, InvalidArgs> {
         body.insert("output".into(), json!(output));
     }
     if let Some(quantiles) = fields.read("quantiles", &mut problems, |v| {
-        let list = number_list(v, 20)?;
+        let list = number_list(v, 21)?;
         match list.iter().find(|q| !(**q > 0.0 && **q < 100.0)) {
             Some(q) => Err(format!("percentiles are between 0 and 100 (exclusive), got {q}")),
             None => Ok(list),
@@ -280,7 +280,7 @@ fn fan_panel(series: &str, unit: &str, columns: &[(String, Dated)]) -> Panel {
     if let Some((_, mean)) = columns.iter().find(|(label, _)| label == "mean") {
         lines.push(Line { label: "mean".into(), series: mean.clone(), color: 1, dashed: true });
     }
-    Panel { title: series.to_string(), unit: unit.to_string(), lines, bands, marker: None }
+    Panel { title: super::common::series_title(series), unit: unit.to_string(), lines, bands, marker: None }
 }
 
 fn shape(request: Request, answer: Answer) -> Result<Shaped, ToolError> {

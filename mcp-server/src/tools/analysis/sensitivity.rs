@@ -94,6 +94,10 @@ struct KnobEffect {
     value: Option<f64>,
     #[serde(default)]
     derivative: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    step: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    method: Option<String>,
     #[serde(default)]
     elasticity: Option<f64>,
     #[serde(default)]
