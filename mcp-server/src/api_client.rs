@@ -18,6 +18,11 @@ use reqwest::{StatusCode, Url};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+/// Largest API answer read: the analyses' answers are bounded by the tools (see
+/// `tools::analysis::common::MAX_ANSWER_VALUES`); anything larger is a mistake, not a reason
+/// to hold tens of megabytes.
+pub const MAX_ANSWER_BYTES: usize = 16 * 1024 * 1024;
+
 /// Time kept for the last attempt at the end of the budget.
 const LAST_ATTEMPT_MARGIN: Duration = Duration::from_millis(100);
 
@@ -325,7 +330,7 @@ impl ApiClient {
     }
 
     async fn attempt(&self, request: reqwest::RequestBuilder, started: Instant) -> Attempt {
-        let response = match request.send().await {
+        let mut response = match request.send().await {
             Ok(response) => response,
             Err(err) if err.is_timeout() => return self.timed_out(started),
             // Refused, reset or closed before an answer: the machine is starting or restarting.
@@ -336,11 +341,27 @@ impl ApiClient {
             Err(err) => return Attempt::Done(Err(ApiError::Transport(root_cause(&err)))),
         };
         let status = response.status();
-        let body = match response.bytes().await {
-            Ok(body) => body,
-            Err(err) if err.is_timeout() => return self.timed_out(started),
-            Err(err) => return Attempt::Retry(RetryCause::Connect(root_cause(&err))),
-        };
+        if response.content_length().is_some_and(|n| n > MAX_ANSWER_BYTES as u64) {
+            return Attempt::Done(Err(ApiError::InvalidResponse(format!(
+                "an answer over {MAX_ANSWER_BYTES} bytes"
+            ))));
+        }
+        // Read in chunks so an oversized answer is dropped at the limit, not after it arrived.
+        let mut body = Vec::new();
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) if body.len() + chunk.len() > MAX_ANSWER_BYTES => {
+                    return Attempt::Done(Err(ApiError::InvalidResponse(format!(
+                        "an answer over {MAX_ANSWER_BYTES} bytes"
+                    ))));
+                }
+                Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+                Ok(None) => break,
+                Err(err) if err.is_timeout() => return self.timed_out(started),
+                Err(err) => return Attempt::Retry(RetryCause::Connect(root_cause(&err))),
+            }
+        }
+        let body = Bytes::from(body);
         if status.is_success() {
             return Attempt::Done(Ok(body));
         }

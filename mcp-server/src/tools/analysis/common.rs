@@ -26,6 +26,44 @@ pub const STATS: [&str; 7] = ["end", "value_at", "mean", "min", "max", "first_be
 /// Resolutions of the analyses' arrays.
 pub const RESOLUTIONS: [&str; 2] = ["weekly", "daily"];
 
+/// Most numbers an analysis answer may hold (dates x series x columns): the API's answer is read
+/// into memory whole, and ten years of weekly bands of three series at six quantiles are about
+/// 9,400; beyond this the text could not show them anyway.
+pub const MAX_ANSWER_VALUES: usize = 250_000;
+
+/// The forecast length a scenario body implies (as the API decides it): `forecast_length_days`,
+/// else a per-day list's length, else 3650.
+pub fn forecast_len_of(body: &JsonObject) -> usize {
+    body.get("forecast_length_days")
+        .and_then(Value::as_u64)
+        .map(|f| f as usize)
+        .or_else(|| body.values().find_map(|v| v.as_array().map(Vec::len)))
+        .unwrap_or(3650)
+}
+
+/// Checks that an answer of `series` x `columns` arrays over a forecast of `forecast_len`
+/// days at `resolution` stays within [`MAX_ANSWER_VALUES`].
+pub fn check_answer_size(
+    forecast_len: usize,
+    resolution: Option<&str>,
+    series: usize,
+    columns: usize,
+    problems: &mut Problems,
+) {
+    let dates = if resolution == Some("daily") { forecast_len } else { forecast_len / 7 + 1 };
+    let values = dates * series * columns;
+    if values > MAX_ANSWER_VALUES {
+        problems.at(
+            "",
+            format!(
+                "the answer would hold about {values} numbers ({dates} dates x {series} series x {columns} columns), \
+                 over the {MAX_ANSWER_VALUES} this tool reads: ask for weekly resolution, fewer series in `output`, \
+                 fewer columns (quantiles or scenarios) or a shorter forecast"
+            ),
+        );
+    }
+}
+
 /// Every series an analysis can return: the 44 simulated series and `lock_ratio`.
 pub fn series_names() -> Vec<&'static str> {
     SeriesName::names().chain([LOCK_RATIO]).collect()

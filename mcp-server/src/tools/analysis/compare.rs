@@ -9,9 +9,9 @@ use serde_json::{Map, Value, json};
 
 use super::Shaped;
 use super::common::{
-    ChartOptions, Common, DatesMap, InOrder, SummaryDefinition, dated, describe_step, input_summaries,
-    read_chart_options, read_resolution, read_scenario, read_series_list, read_summaries, sample,
-    scenario_body, series_title, series_unit, summary_definitions, text_step,
+    ChartOptions, Common, DatesMap, InOrder, SummaryDefinition, check_answer_size, dated, describe_step,
+    forecast_len_of, input_summaries, read_chart_options, read_resolution, read_scenario, read_series_list,
+    read_summaries, sample, scenario_body, series_title, series_unit, summary_definitions, text_step,
 };
 use crate::api_client::ApiClient;
 use crate::plot::Frame;
@@ -100,6 +100,12 @@ pub fn parse(args: JsonObject) -> Result<Request, crate::tools::args::InvalidArg
     }
     let chart = read_chart_options(&mut fields, &mut problems, true, false);
     fields.finish(&ARGUMENTS, &mut problems);
+    let baseline = body.get("baseline").and_then(Value::as_object).cloned().unwrap_or_default();
+    let series = body.get("output").and_then(Value::as_array).map_or(6, Vec::len);
+    // The baseline, each scenario, and its diff and rel_diff.
+    let columns = 1 + 3 * names.len();
+    let resolution = body.get("resolution").and_then(Value::as_str);
+    check_answer_size(forecast_len_of(&baseline), resolution, series, columns, &mut problems);
     problems.finish(TOOL, Request { body, names, chart })
 }
 

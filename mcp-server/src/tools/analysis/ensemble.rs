@@ -13,9 +13,9 @@ use serde_json::{Value, json};
 
 use super::Shaped;
 use super::common::{
-    ChartOptions, Common, DatesMap, InOrder, SummaryDefinition, dated, describe_step, input_summaries, knob,
-    read_chart_options, read_resolution, read_scenario, read_series_list, read_summaries, sample,
-    series_unit, summary_definitions, text_step,
+    ChartOptions, Common, DatesMap, InOrder, SummaryDefinition, check_answer_size, dated, describe_step,
+    forecast_len_of, input_summaries, knob, read_chart_options, read_resolution, read_scenario,
+    read_series_list, read_summaries, sample, series_unit, summary_definitions, text_step,
 };
 use crate::api_client::ApiClient;
 use crate::plot::Frame;
@@ -189,6 +189,11 @@ pub fn parse(args: JsonObject) -> Result<Request, InvalidArgs> {
     }
     let chart = read_chart_options(&mut fields, &mut problems, true, false);
     fields.finish(&ARGUMENTS, &mut problems);
+    let base = body.get("base").and_then(Value::as_object).cloned().unwrap_or_default();
+    let series = body.get("output").and_then(Value::as_array).map_or(3, Vec::len);
+    let columns = body.get("quantiles").and_then(Value::as_array).map_or(5, Vec::len) + 1;
+    let resolution = body.get("resolution").and_then(Value::as_str);
+    check_answer_size(forecast_len_of(&base), resolution, series, columns, &mut problems);
     problems.finish(TOOL, Request { body, chart })
 }
 
@@ -429,6 +434,10 @@ mod tests {
             (json!({"vary": {"rr": {"dist": "normal", "sd": -1}}}), "vary.rr.sd: must be >= 0"),
             (json!({"quantiles": [0, 50]}), "quantiles: percentiles are between 0 and 100"),
             (json!({"member_paths": 5}), "member_paths: not offered by this tool"),
+            (
+                json!({"resolution": "daily", "base": {"forecast_length_days": 7300}, "output": ["lock_ratio", "circ_supply", "network_locked"], "quantiles": (1..20).map(|q| q * 5).collect::<Vec<_>>()}),
+                "over the 250000 this tool reads",
+            ),
         ] {
             let message = parse_json(args.clone()).unwrap_err();
             assert!(message.contains(expected), "{args}: missing {expected:?} in {message}");
