@@ -156,7 +156,7 @@ fn simulate_input() -> Value {
         "resolution".into(),
         json!({
             "type": "string", "enum": RESOLUTIONS,
-            "description": "How often values are returned: auto (default: daily up to 90 days, weekly (Mondays) up to 2 \
+            "description": "How often values are returned: auto (default: daily under 2 weeks, weekly (Mondays) up to 2 \
                             years, every 4 weeks beyond), daily, weekly or monthly (every 4 weeks). Key figures are \
                             always read from the daily values."
         }),
@@ -641,8 +641,8 @@ pub fn tool_definitions() -> Vec<Tool> {
              vesting, locking and supply (FIL), pledge and 1-year ROI per 32 GiB sector. Every argument is optional \
              (defaults: the snapshot's recent values); rbp is in PiB/day, rates are fractions 0-1. Returns key \
              figures first (each series at the start, each year mark and the end, its min and max, with dates), then \
-             the series at a resolution that fits the horizon (daily to 90 days, weekly to 2 years, every 4 weeks \
-             beyond; `resolution` overrides): series[name][i] is on series_dates[name].start_date + i * timestep_days. \
+             the series at a resolution that fits the horizon (weekly on Mondays up to 2 years, every 4 weeks \
+             beyond, daily under 2 weeks; `resolution` overrides): series[name][i] is on series_dates[name].start_date + i * timestep_days. \
              A 1-year series needs 364 days after each sector start date: for short forecasts the tool runs the \
              scenario longer for it and says so. Also accepts {\"sim\": {...}}.",
             simulate_input(),

@@ -2,7 +2,7 @@
 //! run), answered at a resolution that fits the horizon, led by the figures a person quotes.
 //!
 //! Why the daily endpoint: the key figures (start, end, each year mark, extremes) are read on
-//! exact dates from the daily values, the series are then sampled (daily up to 90 days, weekly
+//! exact dates from the daily values, the series are then sampled (daily under two weeks, weekly
 //! on Mondays up to two years, every four weeks beyond; `resolution` overrides), and the daily
 //! rate of a cumulative series can use the days before the first sample. Weekly samples are the
 //! same Mondays `/simulate` returns, so a weekly result equals the API's weekly answer.
@@ -48,8 +48,10 @@ pub enum Resolution {
 /// The values `resolution` takes (`auto` picks by forecast length).
 pub const RESOLUTIONS: [&str; 4] = ["auto", "daily", "weekly", "monthly"];
 
-/// Longest forecast shown daily by `auto`.
-pub const AUTO_DAILY_MAX_DAYS: usize = 90;
+/// Longest forecast shown daily by `auto`: under two weeks, the weekly grid would hold one or
+/// two values. Longer forecasts are weekly, on the Mondays the API's `/simulate` (and the
+/// reference's clients) use.
+pub const AUTO_DAILY_MAX_DAYS: usize = 13;
 /// Longest forecast shown weekly by `auto` (two years); longer ones are shown every 4 weeks.
 pub const AUTO_WEEKLY_MAX_DAYS: usize = 730;
 
@@ -494,8 +496,14 @@ pub async fn simulate(api: &ApiClient, request: &SimulateRequest) -> Result<Simu
     for note in empty_notes {
         explanation.push_str(&note);
     }
-    if resolution != Resolution::Daily && request.resolution.is_none() && main.is_some() {
-        explanation.push_str(" Ask for resolution \"weekly\" or \"daily\" for more values.");
+    if request.resolution.is_none() && main.is_some() {
+        match resolution {
+            Resolution::Monthly => {
+                explanation.push_str(" Ask for resolution \"weekly\" or \"daily\" for more values.")
+            }
+            Resolution::Weekly => explanation.push_str(" Ask for resolution \"daily\" for every day."),
+            Resolution::Daily => {}
+        }
     }
 
     Ok(SimulateResult {
@@ -541,7 +549,8 @@ mod tests {
         assert_eq!(request.metrics, DEFAULT_METRICS);
         assert_eq!(request.resolution, None);
         assert!(request.scenario.to_body().is_empty());
-        assert_eq!(Resolution::auto(60), Resolution::Daily);
+        assert_eq!(Resolution::auto(13), Resolution::Daily);
+        assert_eq!(Resolution::auto(60), Resolution::Weekly);
         assert_eq!(Resolution::auto(365), Resolution::Weekly);
         assert_eq!(Resolution::auto(730), Resolution::Weekly);
         assert_eq!(Resolution::auto(731), Resolution::Monthly);
