@@ -175,8 +175,28 @@ async fn oversized_bodies_are_refused_before_they_are_parsed() {
     let url = server.mcp_url();
     let limits = HttpLimits::default();
 
-    // Over the byte limit: refused without reading it all.
-    let (status, _) = post_raw(&url, vec![b' '; limits.max_body_bytes + 1]).await;
+    // Over the byte limit: refused from its Content-Length, before the body is sent (a client
+    // still writing it may see the connection close instead of the 413: raw TCP shows the 413).
+    let mut stream = TcpStream::connect(server.addr).await.unwrap();
+    let head = format!(
+        "POST /mcp HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nAccept: application/json\r\nContent-Length: {}\r\n\r\n",
+        limits.max_body_bytes + 1
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let (status, _) = read_answer(&mut stream).await;
+    assert_eq!(status, 413);
+    // Without a Content-Length (chunked): refused at the limit while it is read.
+    let mut stream = TcpStream::connect(server.addr).await.unwrap();
+    let head = "POST /mcp HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nAccept: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let chunk = format!("10000\r\n{}\r\n", " ".repeat(0x10000));
+    for _ in 0..(limits.max_body_bytes / 0x10000 + 1) {
+        // One chunk past the limit: the server reads it all, refuses, and closes cleanly.
+        if stream.write_all(chunk.as_bytes()).await.is_err() {
+            break;
+        }
+    }
+    let (status, _) = read_answer(&mut stream).await;
     assert_eq!(status, 413);
     // Under the byte limit but with far too many values (the report's body of numbers).
     let many = format!(
