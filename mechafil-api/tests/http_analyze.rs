@@ -493,3 +493,29 @@ async fn the_openapi_request_schemas_accept_what_the_endpoints_accept() {
         assert!(!validator(schema).is_valid(&body), "{schema} accepts {body}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_hangs_up_stops_its_analysis_at_the_next_chunk() {
+    let Some(server) = server_with(Some(1)).await else { return };
+    let impatient =
+        reqwest::Client::builder().timeout(std::time::Duration::from_millis(300)).build().unwrap();
+    let body = json!({"members": 10000, "base": {"forecast_length_days": 3650}});
+    let started = std::time::Instant::now();
+    let result = impatient.post(server.url("/analyze/ensemble")).json(&body).send().await;
+    assert!(result.is_err(), "a 10,000-member ensemble answered within 300 ms");
+    // The connection is closed; give hyper a moment to notice and drop the request.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let after_hangup = server.state.cpu().stats();
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let later = server.state.cpu().stats();
+    // At most the chunk that was running when the request went away ended since.
+    assert!(later.jobs_total <= after_hangup.jobs_total + 1, "{after_hangup:?} -> {later:?}");
+    assert_eq!((later.running, later.waiting), (0, 0), "{later:?}");
+    // 10,000 members are 313 chunks: far fewer ran.
+    assert!(later.jobs_total < 150, "{} jobs ran in {:?}", later.jobs_total, started.elapsed());
+    // The service answers at once.
+    let (status, _) = server.get("/health").await;
+    assert_eq!(status, 200);
+    let (status, _) = server.post("/simulate", &json!({"forecast_length_days": 30})).await;
+    assert_eq!(status, 200);
+}

@@ -181,6 +181,12 @@ pub struct SimOutput {
     pub(crate) shared: Arc<SharedDaily>,
     /// Working vectors of the simulation, kept so a reused output allocates nothing.
     pub(crate) scratch: Scratch,
+    /// `Some(use_available_supply)` when the history days of the daily series that a run copies
+    /// from its prepared snapshot (power, flows, renewal rate, baseline, minting, supply) already
+    /// hold those values for this layout: the last run had the computed baseline and this
+    /// `use_available_supply`. A run with the same then skips the copies (about 200 kB). Cleared
+    /// whenever the layout (`n_days`) or the prepared snapshot changes.
+    pub(crate) history: Option<bool>,
 }
 
 /// Working memory of one simulation. Not part of the results: a clone starts empty.
@@ -211,7 +217,13 @@ impl SimOutput {
         shared: &Arc<SharedDaily>,
     ) {
         if !Arc::ptr_eq(&self.shared, shared) {
+            // The stamp names no snapshot: it only holds while this one is kept (and so its
+            // allocation cannot be reused by another).
             self.shared = Arc::clone(shared);
+            self.history = None;
+        }
+        if n_days != self.n_days {
+            self.history = None;
         }
         self.start_date = start_date;
         self.current_date = current_date;
@@ -229,6 +241,7 @@ impl SimOutput {
     pub(crate) fn reserve_resident(&mut self, n_days: usize, forecast_len: usize, scratch_len: usize) {
         let total =
             DAILY_SLOTS * n_days + FORECAST_SLOTS * forecast_len + ONE_YEAR_SLOTS * one_year_len(n_days);
+        self.history = None;
         for (buf, len) in [(&mut self.buf, total), (&mut self.scratch.0, scratch_len)] {
             buf.resize(len.max(buf.len()), 0.0);
             buf.clear();

@@ -336,6 +336,9 @@ fn run_with_scratch(
     let s = c + f;
     debug_assert!(s <= prepared.baseline.len(), "params were validated for a longer horizon");
     out.reset(snapshot.start_date, snapshot.current_date, s, f, &prepared.shared);
+    // A reused output may already hold this snapshot's history days (see `SimOutput::history`).
+    let custom_baseline = params.baseline_function_eib.is_some();
+    let history_in_place = !custom_baseline && out.history == Some(params.use_available_supply);
 
     // Every scratch element is written before it is read, so stale values are harmless.
     scratch.resize(scratch_len(f, s), 0.0);
@@ -411,13 +414,13 @@ fn run_with_scratch(
         day_pledge_per_qap,
         day_rewards_per_sector,
     ] = cols;
-    append_eib(rb_total_power_eib, &snapshot.historical_raw_power_eib, rb_total);
-    append_eib(qa_total_power_eib, &snapshot.historical_qa_power_eib, qa_total);
-    append(rb_day_onboarded, &snapshot.historical_onboarded_rb_power_pib, rbp);
-    append(rb_day_renewed, &snapshot.historical_renewed_rb_power_pib, rb_renewed);
-    append(qa_day_onboarded, &snapshot.historical_onboarded_qa_power_pib, qa_onboard);
-    append(qa_day_renewed, &snapshot.historical_renewed_qa_power_pib, qa_renewed);
-    append(full_renewal_rate, &snapshot.historical_renewal_rate, rr);
+    append_eib(rb_total_power_eib, &snapshot.historical_raw_power_eib, rb_total, history_in_place);
+    append_eib(qa_total_power_eib, &snapshot.historical_qa_power_eib, qa_total, history_in_place);
+    append(rb_day_onboarded, &snapshot.historical_onboarded_rb_power_pib, rbp, history_in_place);
+    append(rb_day_renewed, &snapshot.historical_renewed_rb_power_pib, rb_renewed, history_in_place);
+    append(qa_day_onboarded, &snapshot.historical_onboarded_qa_power_pib, qa_onboard, history_in_place);
+    append(qa_day_renewed, &snapshot.historical_renewed_qa_power_pib, qa_renewed, history_in_place);
+    append(full_renewal_rate, &snapshot.historical_renewal_rate, rr, history_in_place);
 
     // 3. Vesting and simple minting: shared, precomputed.
     let total_vest = &prepared.series(SeriesName::TotalVest)[..s];
@@ -444,13 +447,15 @@ fn run_with_scratch(
             );
         }
         None => {
-            baseline.copy_from_slice(&prepared.baseline[..s]);
-            let [a, b, c_, d, e] = &prepared.history_minting;
-            minting.capped_power[..h].copy_from_slice(a);
-            minting.cum_capped_power[..h].copy_from_slice(b);
-            minting.network_time[..h].copy_from_slice(c_);
-            minting.cum_baseline_reward[..h].copy_from_slice(d);
-            minting.cum_network_reward[..h].copy_from_slice(e);
+            if !history_in_place {
+                baseline.copy_from_slice(&prepared.baseline[..s]);
+                let [a, b, c_, d, e] = &prepared.history_minting;
+                minting.capped_power[..h].copy_from_slice(a);
+                minting.cum_capped_power[..h].copy_from_slice(b);
+                minting.network_time[..h].copy_from_slice(c_);
+                minting.cum_baseline_reward[..h].copy_from_slice(d);
+                minting.cum_network_reward[..h].copy_from_slice(e);
+            }
             minting.extend(
                 h,
                 prepared.history_cum_capped_raw,
@@ -500,10 +505,11 @@ fn run_with_scratch(
         network_locked,
         network_locked_reward,
     };
-    if params.baseline_function_eib.is_some() {
+    if custom_baseline {
         supply.run(&mut columns);
     } else {
-        let carry = columns.copy_prefix(&prepared.history_supply[usize::from(params.use_available_supply)]);
+        let prefix = &prepared.history_supply[usize::from(params.use_available_supply)];
+        let carry = if history_in_place { prefix.carry } else { columns.copy_prefix(prefix) };
         supply.run_from(c, carry, &mut columns);
     }
     let SupplyColumns { day_locked_pledge, day_renewed_pledge, .. } = columns;
@@ -514,19 +520,24 @@ fn run_with_scratch(
     let (one_year_return, one_year_roi) = one_year.split_at_mut(one_year.len() / 2);
     derived::one_year_sums(day_rewards_per_sector, one_year_return);
     derived::divide(one_year_return, &day_pledge_per_qap[..one_year_return.len()], one_year_roi);
+    out.history = (!custom_baseline).then_some(params.use_available_supply);
 }
 
-/// `out = history ++ forecast[..F-1]`.
-fn append(out: &mut [f64], history: &[f64], forecast: &[f64]) {
+/// `out = history ++ forecast[..F-1]` (the history only when it is not in place already).
+fn append(out: &mut [f64], history: &[f64], forecast: &[f64], history_in_place: bool) {
     let (head, tail) = out.split_at_mut(history.len());
-    head.copy_from_slice(history);
+    if !history_in_place {
+        head.copy_from_slice(history);
+    }
     tail.copy_from_slice(&forecast[..tail.len()]);
 }
 
 /// `out = history ++ forecast[..F-1] / 1024` (forecast power in PiB, output in EiB).
-fn append_eib(out: &mut [f64], history: &[f64], forecast_pib: &[f64]) {
+fn append_eib(out: &mut [f64], history: &[f64], forecast_pib: &[f64], history_in_place: bool) {
     let (head, tail) = out.split_at_mut(history.len());
-    head.copy_from_slice(history);
+    if !history_in_place {
+        head.copy_from_slice(history);
+    }
     for (o, &p) in tail.iter_mut().zip(forecast_pib) {
         *o = p / PIB_PER_EIB;
     }

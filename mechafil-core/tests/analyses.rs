@@ -594,3 +594,85 @@ proptest! {
         }
     }
 }
+
+/// A random summary over a random part of a forecast of `f` days (sometimes invalid: the
+/// preparation must then say so, never panic).
+fn summary_strategy(f: usize) -> impl Strategy<Value = SummarySpec> {
+    let names =
+        vec!["circ_supply", "lock_ratio", "1y_sector_roi", "qa_sched_expire_power_pib", "day_network_reward"];
+    (
+        proptest::sample::select(names),
+        proptest::sample::select(Stat::ALL.to_vec()),
+        (-60i64..f as i64 + 30, -60i64..f as i64 + 30),
+        proptest::option::of(-1e9..1e9f64),
+        any::<bool>(),
+    )
+        .prop_map(move |(name, stat, (a, b), threshold, ranged)| {
+            let current: NaiveDate = "2025-09-09".parse().unwrap();
+            let day = |d: i64| current.checked_add_signed(chrono::Duration::days(d)).unwrap();
+            let (lo, hi) = (a.min(b), a.max(b));
+            SummarySpec {
+                series: series(name),
+                over: None,
+                stat,
+                date: (stat == Stat::ValueAt).then(|| day(lo)),
+                from: (ranged && stat != Stat::ValueAt).then(|| day(lo)),
+                to: (ranged && stat != Stat::ValueAt).then(|| day(hi)),
+                threshold: if stat.is_date() { Some(threshold.unwrap_or(0.2)) } else { None },
+            }
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+
+    /// Random sweeps: no panic; every cell has one value per summary (or is an invalid
+    /// combination), and a date summary's date lies in its range.
+    #[test]
+    fn random_sweeps_and_comparisons_are_consistent(
+        f in 2usize..900,
+        axes in proptest::collection::vec((0usize..8, proptest::collection::vec(0.0..1.0f64, 1..4)), 1..4),
+        summary in (2usize..900).prop_flat_map(summary_strategy),
+    ) {
+        let Some(sim) = simulator() else { return Ok(()) };
+        let axes: Vec<(Param, Vec<f64>)> = axes
+            .into_iter()
+            .map(|(k, unit)| {
+                let p = Param::SCALAR_KNOBS[k];
+                let b = p.bounds().unwrap();
+                let hi = b.max.min(if p.is_rate() { 1.0 } else { 50.0 });
+                let lo = if b.min_exclusive { b.min + 1e-3 } else { b.min.max(if p.is_integer() { 1.0 } else { 0.0 }) };
+                let values = unit.iter().map(|u| { let v = lo + u * (hi - lo); if p.is_integer() { v.round() } else { v } }).collect();
+                (p, values)
+            })
+            .collect();
+        let spec = SweepSpec { base: base(f), axes, summaries: vec![("s".into(), summary.clone())] };
+        match Sweep::prepare(&sim, &spec) {
+            Err(err) => prop_assert!(!err.0.is_empty()),
+            Ok(sweep) => {
+                let result = sweep.run(&sim);
+                let cells: usize = result.shape.iter().product();
+                prop_assert_eq!(result.results[0].1.len(), cells);
+                let (from, to) = sweep.summaries()[0].1.range();
+                for value in result.results[0].1.iter().flatten() {
+                    match value {
+                        SummaryValue::Date(Some(d)) => prop_assert!(*d >= from && *d <= to),
+                        SummaryValue::Date(None) => prop_assert!(summary.stat.is_date()),
+                        SummaryValue::Number(_) => prop_assert!(!summary.stat.is_date()),
+                    }
+                }
+                // The same summary across two scenarios in a comparison.
+                let compare = CompareSpec {
+                    baseline: base(f),
+                    scenarios: vec![("other".into(), SimParams { rr: Some(Knob::Scalar(0.5)), ..Default::default() })],
+                    output: vec![series("circ_supply")],
+                    resolution: Resolution::Daily,
+                    summaries: vec![("s".into(), summary)],
+                };
+                let result = Compare::prepare(&sim, &compare).unwrap().run(&sim, &mut SimOutput::default());
+                prop_assert_eq!(result.series[0].values[0].len(), f);
+                prop_assert_eq!(result.summaries[0].values.len(), 2);
+            }
+        }
+    }
+}

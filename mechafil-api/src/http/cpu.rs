@@ -12,6 +12,10 @@
 //! - A request that would queue behind [`MAX_QUEUED_JOBS`] waiting jobs is refused at once
 //!   (429 with `Retry-After`) instead of queueing without bound.
 //! - Chunked work has a deadline: past it no chunk starts and the request fails with 503.
+//! - What analyses keep between chunks (an ensemble's member x date matrices: up to 128 MB for
+//!   one 10,000-member request) is reserved up front from a shared pool of
+//!   [`MAX_VALUES_IN_FLIGHT`] values ([`CpuBudget::reserve_values`]), so two large requests
+//!   take turns instead of doubling the peak memory.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -19,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::error::ApiError;
 
@@ -29,11 +33,14 @@ pub const MAX_QUEUED_JOBS: usize = 64;
 pub const ANALYSIS_TIME_LIMIT: Duration = Duration::from_secs(30);
 /// The `Retry-After` a refused request is given, seconds.
 pub const RETRY_AFTER_SECS: u64 = 1;
+/// Values (f64) all analyses in flight may hold at once: 128 MB, one maximal ensemble.
+pub const MAX_VALUES_IN_FLIGHT: usize = mechafil_core::analysis::ensemble::MAX_BAND_VALUES;
 
 /// The CPU permits and the counters `/metrics` reports.
 #[derive(Debug)]
 pub struct CpuBudget {
     permits: Arc<Semaphore>,
+    values: Arc<Semaphore>,
     total_permits: usize,
     counters: Arc<Counters>,
 }
@@ -84,6 +91,7 @@ impl CpuBudget {
     pub fn new(permits: usize) -> CpuBudget {
         CpuBudget {
             permits: Arc::new(Semaphore::new(permits)),
+            values: Arc::new(Semaphore::new(MAX_VALUES_IN_FLIGHT)),
             total_permits: permits,
             counters: Arc::new(Counters::default()),
         }
@@ -129,6 +137,17 @@ impl CpuBudget {
     ) -> Result<T, ApiError> {
         self.admit()?;
         self.job(work).await
+    }
+
+    /// Reserves room for `values` numbers kept between chunks, waiting while other analyses
+    /// hold the pool; the reservation lasts until the returned permit is dropped (with the
+    /// request, also when its client disconnects). More than the whole pool is clamped to it.
+    pub async fn reserve_values(&self, values: usize) -> Result<OwnedSemaphorePermit, ApiError> {
+        let n = u32::try_from(values.min(MAX_VALUES_IN_FLIGHT)).expect("the pool fits u32");
+        Arc::clone(&self.values)
+            .acquire_many_owned(n)
+            .await
+            .map_err(|_| ApiError::Unavailable("the service is shutting down".into()))
     }
 
     /// Runs a further job of a request already admitted (by [`CpuBudget::run`] or
@@ -292,6 +311,18 @@ mod tests {
         for w in waiters {
             w.await.unwrap().unwrap();
         }
+    }
+
+    #[tokio::test]
+    async fn value_reservations_take_turns() {
+        let budget = Arc::new(CpuBudget::new(1));
+        let first = budget.reserve_values(MAX_VALUES_IN_FLIGHT - 10).await.unwrap();
+        let b = Arc::clone(&budget);
+        let second = tokio::spawn(async move { b.reserve_values(20).await.map(|_| ()) });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(!second.is_finished(), "the second reservation must wait for room");
+        drop(first);
+        second.await.unwrap().unwrap();
     }
 
     #[tokio::test]

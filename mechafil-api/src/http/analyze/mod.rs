@@ -6,7 +6,8 @@
 //! snapshot (every bad field a 422 with its path); [`Prepared::run_unit`] runs one chunk of
 //! members or cells (the small analyses are one unit), the chunks scheduled by
 //! `CpuBudget::run_chunks` so other requests interleave and a disconnect stops the work;
-//! [`Prepared::render`] combines the chunks and writes the JSON ([`render`]). The offline CLI
+//! [`Prepared::render`] combines the chunks and writes the JSON ([`render`]). What the chunks
+//! keep is reserved from the budget's shared pool first, so large analyses take turns. The offline CLI
 //! (`mechafil-api analyze`) runs the same three steps in one thread ([`run_offline`]), so both
 //! print the same bytes.
 
@@ -163,6 +164,19 @@ pub fn prepare(served: &Served, kind: Kind, body: &Map<String, Value>) -> Result
 }
 
 impl Prepared {
+    /// About how many numbers the chunks' results hold until the answer is rendered (the
+    /// ensemble's member x date matrices dominate; a sweep cell is its summaries plus overhead).
+    pub fn values_held(&self) -> usize {
+        match self {
+            Prepared::Ensemble(a, _) => {
+                let dates: usize = a.outputs().iter().map(|o| o.sampling.count).sum();
+                a.members() * (dates + 2 * a.summaries().len())
+            }
+            Prepared::Sweep(a, _) => a.cells() * (2 * a.summaries().len() + 4),
+            _ => 0,
+        }
+    }
+
     /// The units of work: member or cell ranges, or one unit for the small analyses.
     pub fn units(&self) -> Vec<Range<usize>> {
         match self {
@@ -251,6 +265,7 @@ pub async fn handle(state: AppState, kind: Kind, body: JsonObject) -> Result<Res
     let served = super::served(&state)?;
     let for_prepare = Arc::clone(&served);
     let prepared = Arc::new(state.run_cpu(move || prepare(&for_prepare, kind, &body.0)).await??);
+    let _room = state.cpu().reserve_values(prepared.values_held()).await?;
     let units = prepared.units();
     let (for_units, prepared_units) = (Arc::clone(&served), Arc::clone(&prepared));
     let partials = state
