@@ -145,7 +145,7 @@ impl Fields {
     /// Reports every key not read, listing the `allowed` ones.
     pub fn finish(self, allowed: &[&str], problems: &mut Problems) {
         for key in self.map.keys() {
-            let path = if self.prefix.is_empty() { key.clone() } else { format!("{}.{key}", self.prefix) };
+            let path = self.path(key);
             let valid = if allowed.is_empty() { "none".to_string() } else { allowed.join(", ") };
             problems.at(&path, format!("unknown argument; the valid ones are {valid}"));
         }
@@ -251,6 +251,22 @@ pub fn name_list(value: &Value) -> Result<Vec<String>, String> {
         }
         other => Err(format!("expected a name or a list of names, got {}", describe(other))),
     }
+}
+
+/// Earliest and latest year a date argument may have: a start date far in the future is a
+/// mistake, and date arithmetic from it could leave the calendar.
+pub const DATE_YEARS: std::ops::RangeInclusive<i32> = 1900..=2200;
+
+/// A `YYYY-MM-DD` date within [`DATE_YEARS`].
+pub fn date(value: &Value) -> Result<chrono::NaiveDate, String> {
+    let text =
+        value.as_str().ok_or_else(|| format!("expected a date YYYY-MM-DD, got {}", describe(value)))?;
+    let date = chrono::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+        .map_err(|_| format!("expected a date YYYY-MM-DD, got {text:?}"))?;
+    if !DATE_YEARS.contains(&chrono::Datelike::year(&date)) {
+        return Err(format!("{date} is outside the years {} to {}", DATE_YEARS.start(), DATE_YEARS.end()));
+    }
+    Ok(date)
 }
 
 /// An object (a nested scenario, a map of scenarios).

@@ -23,7 +23,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::args::{
-    Fields, InvalidArgs, Problems, describe, number, text, unwrap_reference_shape, whole_number,
+    DATE_YEARS, Fields, InvalidArgs, Problems, date, describe, number, text, unwrap_reference_shape,
+    whole_number,
 };
 use super::dated::{Dated, KeyFigures, add_days};
 use super::params::{Scenario, param_names};
@@ -44,10 +45,6 @@ pub const MAX_SERIES: usize = 10;
 pub const MAX_POINTS: usize = 20_000;
 /// Most raw values in one call, all series together.
 pub const MAX_TOTAL_POINTS: usize = 50_000;
-/// Dates a raw chart may use: a start date far in the future is a mistake, and its end date
-/// could leave the calendar.
-const FIRST_YEAR: i32 = 1900;
-const LAST_YEAR: i32 = 2200;
 
 /// Arguments besides the scenario parameters.
 pub const OTHER_ARGUMENTS: [&str; 9] = [
@@ -188,17 +185,6 @@ fn read_raw_values(value: &Value, path: &str, problems: &mut Problems) -> Option
     Some(values)
 }
 
-fn read_date(value: &Value) -> Result<NaiveDate, String> {
-    let text =
-        value.as_str().ok_or_else(|| format!("expected a date YYYY-MM-DD, got {}", describe(value)))?;
-    let date = NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
-        .map_err(|_| format!("expected a date YYYY-MM-DD, got {text:?}"))?;
-    if !(FIRST_YEAR..=LAST_YEAR).contains(&chrono::Datelike::year(&date)) {
-        return Err(format!("{date} is outside the years {FIRST_YEAR} to {LAST_YEAR}"));
-    }
-    Ok(date)
-}
-
 /// Reads `provide_plot`'s arguments in any of the accepted shapes.
 pub fn parse(args: JsonObject) -> Result<PlotRequest, InvalidArgs> {
     let mut args = unwrap_reference_shape(TOOL, args)?;
@@ -229,7 +215,7 @@ pub fn parse(args: JsonObject) -> Result<PlotRequest, InvalidArgs> {
     let description = fields.read("description", &mut problems, |v| text(v, 1000));
     let start_date_key = fields.read("start_date_key", &mut problems, |v| text(v, 100));
     let unit = fields.read("unit", &mut problems, |v| text(v, 40)).filter(|u| !u.is_empty());
-    let start_date = fields.read("start_date", &mut problems, read_date);
+    let start_date = fields.read("start_date", &mut problems, date);
     let timestep = fields.read("timestep_days", &mut problems, |v| {
         whole_number(v).and_then(|d| {
             if (1..=366).contains(&d) { Ok(d) } else { Err(format!("must be between 1 and 366, got {d}")) }
@@ -261,15 +247,14 @@ pub fn parse(args: JsonObject) -> Result<PlotRequest, InvalidArgs> {
             if let (Some(raw), Some(start)) = (&raw, start_date) {
                 let longest = raw.series.iter().map(|(_, v)| v.len()).max().unwrap_or(1);
                 let last = add_days(start, (longest as u64 - 1) * u64::from(timestep.unwrap_or(7)));
-                if last.is_none_or(|d| chrono::Datelike::year(&d) > LAST_YEAR) {
+                if last.is_none_or(|d| chrono::Datelike::year(&d) > *DATE_YEARS.end()) {
                     problems.at(
                         &fields_path(prefix, "start_date"),
-                        format!("the last of {longest} values would fall after {LAST_YEAR}"),
+                        format!("the last of {longest} values would fall after {}", DATE_YEARS.end()),
                     );
                 }
             }
-            let dates = match (start_date, start_date_key.as_deref().and_then(|k| read_date(&json!(k)).ok()))
-            {
+            let dates = match (start_date, start_date_key.as_deref().and_then(|k| date(&json!(k)).ok())) {
                 (Some(given), Some(key)) if given != key => {
                     problems.at(
                         &fields_path(prefix, "start_date_key"),

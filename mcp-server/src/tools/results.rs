@@ -9,7 +9,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{Map, Value};
 
-use super::dated::{Dated, KeyFigures};
+use super::dated::Dated;
 use crate::api_client::ApiError;
 use crate::series::Kind;
 
@@ -125,9 +125,6 @@ impl DataSource {
         }
     }
 }
-
-/// Key figures of every field, for results that lead with them.
-pub type KeyFigureMap = Ordered<KeyFigures>;
 
 /// The `get_historical_data` result: the API's `data` object with an `end_date` added to each
 /// `field_meta` entry, a summary line and the demo flag.

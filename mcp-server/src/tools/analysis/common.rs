@@ -11,7 +11,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::series::series_info;
-use crate::tools::args::{Fields, Problems, boolean, choice, describe, name_list, number, text};
+use crate::tools::args::{Fields, Problems, boolean, choice, date, describe, name_list, number, text};
 use crate::tools::dated::{Dated, first_monday_on_or_after};
 use crate::tools::params::Scenario;
 use crate::tools::results::{DataSource, Ordered, SeriesDates};
@@ -129,18 +129,6 @@ pub fn read_series_list(fields: &mut Fields, key: &str, problems: &mut Problems)
 /// Reads `resolution` (`weekly` or `daily`).
 pub fn read_resolution(fields: &mut Fields, problems: &mut Problems) -> Option<&'static str> {
     fields.read("resolution", problems, |v| choice(v, &RESOLUTIONS))
-}
-
-/// A `YYYY-MM-DD` date between 1900 and 2200.
-pub fn date(value: &Value) -> Result<NaiveDate, String> {
-    let text =
-        value.as_str().ok_or_else(|| format!("expected a date YYYY-MM-DD, got {}", describe(value)))?;
-    let date = NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
-        .map_err(|_| format!("expected a date YYYY-MM-DD, got {text:?}"))?;
-    if !(1900..=2200).contains(&chrono::Datelike::year(&date)) {
-        return Err(format!("{date} is outside the years 1900 to 2200"));
-    }
-    Ok(date)
 }
 
 /// Reads one summary (`{"series", "over"?, "stat", "date"?, "from"?, "to"?, "threshold"?}`) at
