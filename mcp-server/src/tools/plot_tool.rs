@@ -558,6 +558,7 @@ async fn prepare_named(
     let mut panels: Vec<Panel> = Vec::new();
     let mut spec_series = Vec::new();
     let mut key_figures = Ordered::default();
+    let mut unit_notes = Vec::new();
     for (color, named) in series.iter().enumerate() {
         let unit = named
             .simulated
@@ -566,6 +567,14 @@ async fn prepare_named(
             .unwrap_or_default()
             .to_string();
         let label = named.label.clone().unwrap_or_else(|| named.name.clone());
+        // The data knows its unit; a different one given by the caller is a misunderstanding
+        // worth saying, not a unit to print on the axis.
+        if let Some(given) = named.unit.as_deref().filter(|u| !u.eq_ignore_ascii_case(&unit)) {
+            unit_notes.push(format!(
+                " {}: the unit given, {given}, is not the series' unit; it is drawn in {unit}.",
+                named.name
+            ));
+        }
         let mut lines = Vec::new();
         let mut sources = Vec::new();
         if let (Some(field), Some(history)) = (named.history, history_data.as_mut()) {
@@ -695,7 +704,7 @@ async fn prepare_named(
         "current_date": current_date,
         "timestep_days": 1,
     }});
-    let explanation = format!(
+    let mut explanation = format!(
         "A chart of {} drawn from the API's daily data ({}), {} to {}.{}{} Key figures are read from the daily values.",
         names.join(", "),
         data.note(),
@@ -708,6 +717,7 @@ async fn prepare_named(
             String::new()
         },
     );
+    explanation.extend(unit_notes);
     Ok((PlotResult { explanation, data, chart, key_figures }, Drawing::Time(frame, panels)))
 }
 

@@ -493,13 +493,19 @@ pub async fn assert_every_tool_agrees_with_the_api(client: &Client, api: &Api) {
     let mut arguments = scenario.as_object().cloned().unwrap();
     arguments.insert(
         "series".into(),
-        json!([{"name": "circ_supply", "label": "Circulating supply"}, "network_QAP_EIB"]),
+        json!([{"name": "circ_supply", "label": "Circulating supply"}, {"name": "network_QAP_EIB", "unit": "PiB"}]),
     );
     arguments.insert("title".into(), json!("Supply and power"));
     let plot = call(client, "provide_plot", Value::Object(arguments)).await;
     let spec = success_json("provide_plot", &plot);
     assert_matches_output_schema(&tools, "provide_plot", &spec);
     assert_eq!(spec["chart"]["chart"]["title"], "Supply and power");
+    let explanation = spec["explanation"].as_str().unwrap();
+    assert!(
+        explanation
+            .contains("network_QAP_EIB: the unit given, PiB, is not the series' unit; it is drawn in EiB"),
+        "{explanation}"
+    );
     assert_eq!(spec["chart"]["chart"]["start_date_key"], "data_start_date");
     let sources: Vec<&str> = spec["chart"]["chart"]["series"]
         .as_array()
