@@ -4,8 +4,9 @@
 //! It is *not* real data, and is labelled [`SnapshotSource::Demo`] wherever a snapshot's source is
 //! shown. It is shaped like the real network from 2022-10-10 to 2025-09-09: raw power declining
 //! from ~16.5 to ~3.1 EiB, QA power ~18.5-23.5 EiB, RB onboarding falling from ~10 to ~2.5 PiB/day,
-//! FIL+ share rising to ~0.8, renewal rates ~0.6-0.85, circulating supply ~370M to ~590M FIL,
-//! locked ~137M to ~100M FIL, known expirations for 3.5 years and pledge releases for 6.4 years.
+//! FIL+ share rising to ~0.8, renewal rates ~0.6-0.85, known expirations for 3.5 years and
+//! pledge releases for 6.4 years. Its supply history (circulating ~370M to ~730M FIL, locked
+//! ~137M to ~170M) is what the model computes over those inputs, so history and forecast join.
 //! Everything is closed-form curves plus a fixed-seed hash for day-to-day noise: the same bytes
 //! on every machine, generated in about a millisecond (debug build), so nothing is stored
 //! pre-encoded. `tests/demo.rs` checks it is consistent and that the default simulation on it is
@@ -106,11 +107,16 @@ pub fn demo_network_data() -> NetworkData {
         .collect();
     let qa_known: Vec<f64> =
         rb_known.iter().enumerate().map(|(k, rb)| rb * (6.5 + 1.5 * noise(12, k))).collect();
-    // Pledge releases from start_date: high while the 2022-era sectors expire, then tailing off.
+    // Pledge releases from start_date: a steady base plus a wave as the 2022-23 sectors expire
+    // (around the first 600 days), tailing off, as on the real network; with less, the model's
+    // own history would lock far more FIL than the supply history above records.
     let pledge_release: Vec<f64> = (0..PLEDGE_RELEASE_DAYS)
         .map(|k| {
-            let u = k as f64 / PLEDGE_RELEASE_DAYS as f64;
-            (520_000.0 * (-3.2 * u).exp() * (1.0 - u).powi(2) * (1.0 + 0.2 * noise(13, k))).max(0.0)
+            let d = k as f64;
+            let base = 320_000.0 * (-d / 1500.0).exp();
+            let wave = 480_000.0 * (-((d - 700.0) / 380.0).powi(2)).exp();
+            let taper = 1.0 - d / PLEDGE_RELEASE_DAYS as f64;
+            ((base + wave) * taper * (1.0 + 0.2 * noise(13, k))).max(0.0)
         })
         .collect();
 
@@ -147,16 +153,47 @@ pub fn demo_network_data() -> NetworkData {
         init_baseline_eib: 10.96,
         circ_supply_zero: supply.circulating_fil[0],
         locked_fil_zero: supply.locked_fil[0],
-        locked_reward_zero: Some(19.0e6),
+        locked_reward_zero: Some(55.0e6),
         daily_burnt_fil: mean_daily_increase(&burnt),
         burnt_fil_vec: burnt,
         historical_renewal_rate: renewal_rate[..h - 1].to_vec(),
     };
+    let supply = supply_as_the_model_sees_it(&snapshot, supply);
     NetworkData {
         snapshot,
         recent,
         supply: Some(supply),
         end_date: Some(add_days(DEMO_CURRENT_DATE, MAX_FORECAST_DAYS as u64)),
+    }
+}
+
+/// The recorded supply history replaced by what the model itself computes over the history
+/// days, so that a chart of history (`/historical-data`) followed by a forecast (`/simulate`)
+/// has no jump at the current date: the synthetic inputs above are not exact enough for the
+/// model's pledge locking to land on independently drawn supply curves. Day 0 and the burn stay
+/// as drawn (they are the model's inputs); vested and mined FIL are the model's vesting and
+/// minting shifted to start where the drawn curves do, so that circulating = vested + mined +
+/// reserve - locked - burnt still holds every day.
+fn supply_as_the_model_sees_it(snapshot: &Snapshot, drawn: SupplyHistory) -> SupplyHistory {
+    use mechafil_core::{SeriesName, SimParams, Simulator};
+    let sim = Simulator::new(snapshot.clone()).expect("the demo snapshot is consistent");
+    let out = sim
+        .simulate(&SimParams { forecast_length_days: Some(1), ..SimParams::default() })
+        .expect("default parameters are valid on the demo");
+    let h = snapshot.history_len();
+    let history = |name: SeriesName| out.series(name)[..h].to_vec();
+    let total_vest = history(SeriesName::TotalVest);
+    let shift = total_vest[0] - drawn.vested_fil[0];
+    // Day 0 keeps the drawn mined FIL: the model takes that day's circulating supply as given
+    // rather than from its formula, so only the drawn numbers satisfy the identity there.
+    let mut mined: Vec<f64> = history(SeriesName::CumNetworkReward).into_iter().map(|m| m + shift).collect();
+    mined[0] = drawn.mined_fil[0];
+    SupplyHistory {
+        circulating_fil: history(SeriesName::CircSupply),
+        locked_fil: history(SeriesName::NetworkLocked),
+        mined_fil: mined,
+        vested_fil: total_vest.into_iter().map(|v| v - shift).collect(),
+        ..drawn
     }
 }
 

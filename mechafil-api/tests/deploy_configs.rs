@@ -487,7 +487,9 @@ fn every_flag_and_subcommand_is_documented() {
     let doc = read("docs/DEPLOY.md");
     let top = help(&[]);
     let commands = subcommands(&top);
-    for expected in ["serve", "simulate", "update-cache", "import", "export", "snapshots", "activate"] {
+    for expected in
+        ["serve", "simulate", "analyze", "update-cache", "import", "export", "snapshots", "activate"]
+    {
         assert!(
             commands.iter().any(|c| c == expected),
             "`mechafil-api --help` lists no {expected}: {commands:?}"

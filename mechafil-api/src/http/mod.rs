@@ -31,6 +31,7 @@ pub mod analyze;
 pub mod body;
 pub mod cpu;
 pub mod error;
+pub mod explore;
 pub mod historical;
 pub mod openapi;
 pub mod request;
@@ -51,7 +52,10 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub fn router(state: AppState) -> Router {
     let cors = cors_layer(state.config().cors_origins.as_deref());
     Router::new()
-        .route("/", get(index))
+        .route("/", get(explore::root))
+        .route("/explore", get(explore::page))
+        .route("/explore/{file}", get(explore::asset))
+        .route("/favicon.ico", get(explore::favicon))
         .route("/health", get(health))
         .route("/simulate", post(simulate_weekly))
         .route("/simulate/full", post(simulate_daily))

@@ -33,7 +33,12 @@ pub struct Endpoint {
 
 /// Every endpoint of the API.
 pub const ENDPOINTS: &[Endpoint] = &[
-    Endpoint { method: "GET", path: "/", summary: "This list of endpoints" },
+    Endpoint { method: "GET", path: "/", summary: "This list of endpoints (the explorer page for browsers)" },
+    Endpoint {
+        method: "GET",
+        path: "/explore",
+        summary: "The scenario explorer: a page that redraws the forecast while a slider moves",
+    },
     Endpoint {
         method: "GET",
         path: "/health",
