@@ -13,9 +13,15 @@
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+use axum::body::Bytes;
 use reqwest::{StatusCode, Url};
-use serde::Deserialize;
-use serde_json::Value;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+/// Largest API answer read: the analyses' answers are bounded by the tools (see
+/// `tools::analysis::common::MAX_ANSWER_VALUES`); anything larger is a mistake, not a reason
+/// to hold tens of megabytes.
+pub const MAX_ANSWER_BYTES: usize = 16 * 1024 * 1024;
 
 /// Time kept for the last attempt at the end of the budget.
 const LAST_ATTEMPT_MARGIN: Duration = Duration::from_millis(100);
@@ -178,7 +184,7 @@ struct Inner {
 
 /// What went wrong in one attempt, and whether another attempt may help.
 enum Attempt {
-    Done(Result<Value, ApiError>),
+    Done(Result<Bytes, ApiError>),
     Retry(RetryCause),
 }
 
@@ -235,22 +241,40 @@ impl ApiClient {
             .map_err(|err| ApiError::Transport(format!("bad API path {path:?}: {err}")))
     }
 
-    /// `GET path?query` and the JSON answer, with retries.
-    pub async fn get(&self, path: &str, query: &[(&str, String)]) -> Result<Value, ApiError> {
+    /// `GET path?query` and the JSON answer read as `T`, with retries.
+    pub async fn get<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<T, ApiError> {
         let mut url = self.url(path)?;
         if !query.is_empty() {
             url.query_pairs_mut().extend_pairs(query.iter().map(|(key, value)| (*key, value.as_str())));
         }
         let http = self.http()?;
-        self.call(|| http.get(url.clone())).await
+        let body = self.call(|| http.get(url.clone())).await?;
+        parse_answer(path, &body)
     }
 
-    /// `POST path` with a JSON body and the JSON answer, with retries. Only for requests that
-    /// may safely run twice (every MechaFil API call but the admin update).
-    pub async fn post(&self, path: &str, body: &Value) -> Result<Value, ApiError> {
+    /// `POST path` with a JSON body and the JSON answer read as `T`, with retries. Only for
+    /// requests that may safely run twice (every MechaFil API call but the admin update).
+    ///
+    /// The answer is read straight into `T` (typed series, not a `serde_json::Value` tree),
+    /// which keeps a large answer's memory close to its numbers' size.
+    pub async fn post<T: DeserializeOwned>(&self, path: &str, body: &impl Serialize) -> Result<T, ApiError> {
         let url = self.url(path)?;
         let http = self.http()?;
-        self.call(|| http.post(url.clone()).json(body)).await
+        let body = serde_json::to_vec(body)
+            .map_err(|err| ApiError::Transport(format!("cannot encode the request: {err}")))?;
+        let body = Bytes::from(body);
+        let answer = self
+            .call(|| {
+                http.post(url.clone())
+                    .header(reqwest::header::CONTENT_TYPE, "application/json")
+                    .body(body.clone())
+            })
+            .await?;
+        parse_answer(path, &answer)
     }
 
     /// Sends one `GET /health` without waiting for it, so a sleeping API starts waking while
@@ -274,7 +298,7 @@ impl ApiClient {
         Ok(())
     }
 
-    async fn call(&self, request: impl Fn() -> reqwest::RequestBuilder) -> Result<Value, ApiError> {
+    async fn call(&self, request: impl Fn() -> reqwest::RequestBuilder) -> Result<Bytes, ApiError> {
         let policy = self.inner.policy;
         let started = Instant::now();
         let deadline = started + policy.budget;
@@ -306,7 +330,7 @@ impl ApiClient {
     }
 
     async fn attempt(&self, request: reqwest::RequestBuilder, started: Instant) -> Attempt {
-        let response = match request.send().await {
+        let mut response = match request.send().await {
             Ok(response) => response,
             Err(err) if err.is_timeout() => return self.timed_out(started),
             // Refused, reset or closed before an answer: the machine is starting or restarting.
@@ -317,15 +341,29 @@ impl ApiClient {
             Err(err) => return Attempt::Done(Err(ApiError::Transport(root_cause(&err)))),
         };
         let status = response.status();
-        let body = match response.bytes().await {
-            Ok(body) => body,
-            Err(err) if err.is_timeout() => return self.timed_out(started),
-            Err(err) => return Attempt::Retry(RetryCause::Connect(root_cause(&err))),
-        };
+        if response.content_length().is_some_and(|n| n > MAX_ANSWER_BYTES as u64) {
+            return Attempt::Done(Err(ApiError::InvalidResponse(format!(
+                "an answer over {MAX_ANSWER_BYTES} bytes"
+            ))));
+        }
+        // Read in chunks so an oversized answer is dropped at the limit, not after it arrived.
+        let mut body = Vec::new();
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) if body.len() + chunk.len() > MAX_ANSWER_BYTES => {
+                    return Attempt::Done(Err(ApiError::InvalidResponse(format!(
+                        "an answer over {MAX_ANSWER_BYTES} bytes"
+                    ))));
+                }
+                Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+                Ok(None) => break,
+                Err(err) if err.is_timeout() => return self.timed_out(started),
+                Err(err) => return Attempt::Retry(RetryCause::Connect(root_cause(&err))),
+            }
+        }
+        let body = Bytes::from(body);
         if status.is_success() {
-            return Attempt::Done(serde_json::from_slice(&body).map_err(|err| {
-                ApiError::InvalidResponse(format!("{status} with a body that is not JSON ({err})"))
-            }));
+            return Attempt::Done(Ok(body));
         }
         let error_body: ErrorBody = serde_json::from_slice(&body).unwrap_or_default();
         let message = error_body.error.unwrap_or_else(|| {
@@ -337,9 +375,14 @@ impl ApiClient {
                 clip(text, 300)
             }
         });
+        // 502/503/504: the API (or its proxy) is waking up; 429: its queue of CPU work is full
+        // for now (`docs/API.md`, "Budget"). Both pass with time.
         if matches!(
             status,
-            StatusCode::BAD_GATEWAY | StatusCode::SERVICE_UNAVAILABLE | StatusCode::GATEWAY_TIMEOUT
+            StatusCode::BAD_GATEWAY
+                | StatusCode::SERVICE_UNAVAILABLE
+                | StatusCode::GATEWAY_TIMEOUT
+                | StatusCode::TOO_MANY_REQUESTS
         ) {
             return Attempt::Retry(RetryCause::Status(status, message));
         }
@@ -364,6 +407,16 @@ impl ApiClient {
             }
         }
     }
+}
+
+/// A successful answer of `path` read as `T`.
+fn parse_answer<T: DeserializeOwned>(path: &str, body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|err| {
+        ApiError::InvalidResponse(format!(
+            "/{} answered with a body this server cannot read ({err})",
+            path.trim_start_matches('/')
+        ))
+    })
 }
 
 /// The innermost cause of an error ("Connection refused (os error 111)"): reqwest's own message
@@ -435,7 +488,7 @@ mod tests {
         };
         let client = ApiClient::new(&format!("http://127.0.0.1:{port}"), policy).unwrap();
         let started = Instant::now();
-        let err = client.get("health", &[]).await.unwrap_err();
+        let err = client.get::<serde_json::Value>("health", &[]).await.unwrap_err();
         // The whole budget is used (the last attempt comes just before its end), and no more.
         let elapsed = started.elapsed();
         assert!(elapsed >= Duration::from_millis(450) && elapsed < Duration::from_secs(2), "{elapsed:?}");

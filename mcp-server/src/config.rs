@@ -14,12 +14,14 @@
 //! | `MCP_SHUTDOWN_GRACE_SECS` | `--shutdown-grace-secs` | `10` | how long open requests may finish after SIGTERM |
 //! | `RUST_LOG` | | `info` (`warn` on stdio) | log filter; logs go to stderr |
 
+use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 
 use crate::api_client::{ApiClient, InvalidApiUrl, RetryPolicy};
+use crate::http::HttpLimits;
 
 /// Which transport the binary speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -30,8 +32,9 @@ pub enum Transport {
     Http,
 }
 
-/// Command-line flags and environment variables.
-#[derive(Debug, Clone, Parser)]
+/// Command-line flags and environment variables. `Debug` is written by hand so the auth token
+/// never reaches a log line or a panic message.
+#[derive(Clone, Parser)]
 #[command(
     name = "mcp-server",
     version,
@@ -87,8 +90,8 @@ pub enum OriginPolicy {
     List(Vec<String>),
 }
 
-/// The HTTP transport's settings.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The HTTP transport's settings. `Debug` redacts the auth token.
+#[derive(Clone, PartialEq, Eq)]
 pub struct HttpConfig {
     /// Where to listen.
     pub bind: SocketAddr,
@@ -100,6 +103,44 @@ pub struct HttpConfig {
     pub auth_token: Option<String>,
     /// How long open requests may finish after a shutdown signal.
     pub shutdown_grace: Duration,
+    /// Timeouts and size limits of every request.
+    pub limits: HttpLimits,
+}
+
+/// What `Debug` shows instead of a secret.
+const REDACTED: &str = "<redacted>";
+
+fn redacted(secret: &Option<String>) -> Option<&'static str> {
+    secret.as_ref().map(|_| REDACTED)
+}
+
+impl fmt::Debug for Cli {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Cli")
+            .field("transport", &self.transport)
+            .field("port", &self.port)
+            .field("host", &self.host)
+            .field("api_url", &self.api_url)
+            .field("api_budget_secs", &self.api_budget_secs)
+            .field("allowed_hosts", &self.allowed_hosts)
+            .field("allowed_origins", &self.allowed_origins)
+            .field("auth_token", &redacted(&self.auth_token))
+            .field("shutdown_grace_secs", &self.shutdown_grace_secs)
+            .finish()
+    }
+}
+
+impl fmt::Debug for HttpConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpConfig")
+            .field("bind", &self.bind)
+            .field("allowed_hosts", &self.allowed_hosts)
+            .field("allowed_origins", &self.allowed_origins)
+            .field("auth_token", &redacted(&self.auth_token))
+            .field("shutdown_grace", &self.shutdown_grace)
+            .field("limits", &self.limits)
+            .finish()
+    }
 }
 
 /// Host names every HTTP server accepts: loopback, for local clients and health checks.
@@ -113,6 +154,7 @@ impl Default for HttpConfig {
             allowed_origins: OriginPolicy::Any,
             auth_token: None,
             shutdown_grace: Duration::from_secs(10),
+            limits: HttpLimits::default(),
         }
     }
 }
@@ -204,6 +246,7 @@ impl Cli {
                 allowed_origins,
                 auth_token,
                 shutdown_grace: Duration::from_secs(self.shutdown_grace_secs),
+                limits: HttpLimits::default(),
             },
             api,
         })
@@ -263,6 +306,19 @@ mod tests {
             self::config(&["--allowed-hosts", "*"]).unwrap().http.host_allow_list(),
             Vec::<String>::new()
         );
+    }
+
+    #[test]
+    fn debug_never_shows_the_auth_token() {
+        let cli = Cli::try_parse_from(["mcp-server", "--auth-token", "s3cret-token"]).unwrap();
+        let cli_debug = format!("{cli:?}");
+        let config = cli.into_config().unwrap();
+        for debug in [cli_debug, format!("{:?}", config.http), format!("{config:?}"), format!("{config:#?}")]
+        {
+            assert!(!debug.contains("s3cret-token"), "{debug}");
+            assert!(debug.contains("<redacted>"), "{debug}");
+        }
+        assert!(format!("{:?}", HttpConfig::default()).contains("auth_token: None"));
     }
 
     #[test]

@@ -13,7 +13,7 @@ pub const CONTEXT_MD: &str = include_str!("context.md");
 mod tests {
     use super::*;
     use crate::series::series_info;
-    use crate::tools::TOOL_NAMES;
+    use crate::tools::definitions::{TOOL_NAMES, tool_definitions};
     use mechafil_core::SeriesName;
 
     /// The cells of the series table row for `name`.
@@ -46,11 +46,29 @@ mod tests {
         for tool in TOOL_NAMES {
             assert!(CONTEXT_MD.contains(&format!("### `{tool}`")), "{tool}");
         }
-        let schema = crate::tools::input_schema_for::<crate::tools::args::SimulateArgs>();
-        let properties = schema["properties"].as_object().expect("properties");
-        assert_eq!(properties.len(), 12);
+        let tools = tool_definitions();
+        let simulate = tools.iter().find(|t| t.name == "simulate").expect("simulate");
+        let properties = simulate.input_schema["properties"].as_object().expect("properties");
+        assert_eq!(properties.len(), 13);
         for argument in properties.keys() {
             assert!(CONTEXT_MD.contains(&format!("| `{argument}` |")), "simulate argument {argument}");
+        }
+    }
+
+    /// The ranges in the `simulate` table are the rules of `mechafil_core::rules`, written as
+    /// `Bounds::describe` writes them.
+    #[test]
+    fn parameter_ranges_are_the_rules() {
+        for param in mechafil_core::Param::ALL {
+            let Some(bounds) = param.bounds() else { continue };
+            let row =
+                table_row(param.name()).unwrap_or_else(|| panic!("{param} missing from the simulate table"));
+            let range = if param.is_integer() {
+                bounds.describe().replace(" x ", " days ")
+            } else {
+                bounds.describe()
+            };
+            assert_eq!(row[2], range, "range of {param}");
         }
     }
 

@@ -7,16 +7,19 @@
 //! and unit.
 //!
 //! Where to look:
-//! - [`tools`]: the four tools (`fetch_context`, `simulate`, `get_historical_data`,
-//!   `provide_plot`) and the rmcp `ServerHandler`; [`tools::args`] the argument schemas and
-//!   validation; [`tools::results`] the shaping of API answers.
+//! - [`tools`]: the rmcp `ServerHandler`: the tools (`fetch_context`, `simulate`,
+//!   `get_historical_data`, `provide_plot` and the analyses in [`tools::analysis`]), the
+//!   resources, prompts ([`tools::prompts`]) and completions; [`tools::definitions`] the tool
+//!   schemas; [`tools::args`] and [`tools::params`] argument reading (scenario rules from
+//!   `mechafil_core::rules`); [`tools::dated`] dates, sampling and key figures.
 //! - [`api_client`]: the API client (budget, retries with backoff and jitter).
 //! - [`http`]: the stateless streamable HTTP transport; [`stdio`]: the stdio transport.
 //! - [`context`]: the embedded context document (`src/context.md`); [`series`]: units and kinds
-//!   of the 44 series; [`plot`]: PNG charts.
+//!   of the 44 series; [`catalogue`]: every series and history field; [`plot`]: PNG charts.
 //! - [`config`]: flags and environment variables.
 
 pub mod api_client;
+pub mod catalogue;
 pub mod config;
 pub mod context;
 pub mod http;

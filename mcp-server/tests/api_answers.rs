@@ -1,19 +1,22 @@
 //! The tools against the real API's answers, whatever the transport (the server is called in
 //! this process, `MechafilServer::call`; `stdio.rs`, `http.rs` and `old_client.rs` drive the same
 //! tools through the transports): API rejections as tool errors with the API's message, the
-//! server's own argument checks agreeing with the API's, short forecasts whose series are empty,
-//! and a result over the size limit with advice that works.
+//! server's own argument checks agreeing with the API's at every rule's bounds, numeric strings
+//! and wrapped arguments, the 1-year series of short forecasts, short windows, answer sizes, a
+//! result over the size limit with advice that works, and the history catalogue.
 
 mod common;
 
 use std::time::Duration;
 
 use common::agree::{
-    CUMULATIVE, DEFAULT_METRICS, api_body, assert_simulate_agrees, error_text, success_json,
+    CUMULATIVE, DEFAULT_METRICS, api_body, assert_same_json, assert_simulate_agrees, error_text,
+    lengthened_to, success_json,
 };
 use common::api::Api;
+use mcp_server::catalogue::HISTORY_FIELDS;
 use mcp_server::{ApiClient, MechafilServer, RetryPolicy};
-use mechafil_core::SeriesName;
+use mechafil_core::{Param, SeriesName};
 use rmcp::model::CallToolResult;
 use serde_json::{Value, json};
 
@@ -55,32 +58,53 @@ async fn api_rejections_are_tool_errors_with_the_apis_message() {
 }
 
 /// The server checks `simulate` arguments itself (so Claude gets every problem at once, before
-/// any call). Those checks must be the API's: each input one rejects, the other rejects too,
-/// for the same field; each edge the API accepts, the server accepts and answers as the API does.
+/// any call), from the rules of `mechafil_core::rules`. Those checks must be the API's: at each
+/// rule's bounds, each input one rejects the other rejects too, for the same field, and each
+/// edge the API accepts, the server accepts and answers as the API does. The cases come from the
+/// rules table itself, so a rule changed in the core is tested here without editing this test.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_servers_argument_checks_agree_with_the_apis() {
+async fn the_servers_argument_checks_agree_with_the_apis_at_every_rule() {
     let api = Api::start().await;
     let server = server(&api);
-    for (arguments, field) in [
-        (json!({"rbp": -1}), "rbp"),
-        (json!({"rr": 1.5}), "rr"),
+    let mut rejected = vec![
         (json!({"fpr": [0.5, -0.1], "forecast_length_days": 2}), "fpr"),
-        (json!({"lock_target": 2}), "lock_target"),
-        (json!({"forecast_length_days": 0}), "forecast_length_days"),
-        (json!({"forecast_length_days": 7301}), "forecast_length_days"),
-        (json!({"sector_duration_days": 0}), "sector_duration_days"),
-        (json!({"fil_plus_m": 0}), "fil_plus_m"),
-        (json!({"qa_renew_relative_multiplier": -0.5}), "qa_renew_relative_multiplier"),
-        (json!({"burn_boost": -1}), "burn_boost"),
         (json!({"rbp": [1, 2, 3], "forecast_length_days": 2}), "rbp"),
         (json!({"rbp": [1, 2, 3], "rr": [0.5, 0.5]}), "rr"),
         (json!({"rbp": "fast"}), "rbp"),
         (json!({"use_available_supply": "yes"}), "use_available_supply"),
-    ] {
+        (json!({"rr": 0.9, "qa_renew_relative_multiplier": 1.2}), "qa_renew_relative_multiplier"),
+    ];
+    let mut accepted =
+        vec![json!({"rr": 0.1, "qa_renew_relative_multiplier": 10, "forecast_length_days": 30})];
+    for param in Param::ALL {
+        let Some(bounds) = param.bounds() else { continue };
+        let name = param.name();
+        let step = if param.is_integer() { 1.0 } else { 1e-6 * bounds.max.abs().max(1.0) };
+        // A short forecast keeps the accepted edge cases fast, except for the forecast length itself.
+        let with = |value: f64| {
+            let value = if param.is_integer() { json!(value as i64) } else { json!(value) };
+            if param == Param::ForecastLengthDays {
+                json!({ name: value })
+            } else {
+                json!({ name: value, "forecast_length_days": 30 })
+            }
+        };
+        if !(param.is_integer() && bounds.min - step < 0.0) {
+            rejected.push((with(bounds.min - if bounds.min_exclusive { 0.0 } else { step }), name));
+        }
+        rejected.push((with(bounds.max + step), name));
+        let low = if bounds.min_exclusive { bounds.min + step } else { bounds.min };
+        // The QA multiplier's upper edge needs a low renewal rate (their product stays <= 1).
+        if param != Param::QaRenewRelativeMultiplier {
+            accepted.push(with(bounds.max));
+        }
+        accepted.push(with(low));
+    }
+    for (arguments, field) in rejected {
         let message = error_text("simulate", &call(&server, "simulate", arguments.clone()).await);
         assert!(message.starts_with("invalid arguments for simulate: "), "{arguments}: {message}");
         assert!(
-            message.contains(field),
+            message.contains(&format!("{field}: ")),
             "{arguments}: the server's message does not name {field}: {message}"
         );
         let body = api_body(&arguments, &DEFAULT_METRICS);
@@ -97,84 +121,153 @@ async fn the_servers_argument_checks_agree_with_the_apis() {
     assert_eq!((status, &rejection["details"][0]["field"]), (422, &json!("output")), "{rejection}");
 
     let every_day = |value: f64, days: usize| vec![value; days];
-    for arguments in [
-        json!({"rbp": 0}),
-        json!({"rr": 1, "fpr": 0, "lock_target": 1}),
-        json!({"rr": 0, "fpr": 1, "lock_target": 0}),
-        json!({"fil_plus_m": 1e-9, "qa_renew_relative_multiplier": 0, "burn_boost": 0}),
-        json!({"sector_duration_days": 1, "use_available_supply": true}),
-        json!({"forecast_length_days": 7300, "requested_metric": "days"}),
+    accepted.extend([
         json!({"rbp": every_day(1.5, 30), "rr": every_day(0.7, 30), "fil_plus_m": every_day(5.0, 30)}),
-        json!({"forecast_length_days": 1}),
-    ] {
-        let metrics: Vec<&str> = match arguments.get("requested_metric") {
-            Some(one) => vec![one.as_str().unwrap()],
-            None => DEFAULT_METRICS.to_vec(),
-        };
+        json!({"forecast_length_days": 7300, "requested_metric": "days"}),
+        json!({"sector_duration_days": 1, "use_available_supply": true, "forecast_length_days": 30}),
+    ]);
+    for arguments in accepted {
         let result = success_json("simulate", &call(&server, "simulate", arguments.clone()).await);
-        let answer = api.simulate(&api_body(&arguments, &metrics)).await;
-        assert_simulate_agrees(&result, &answer, &metrics);
+        assert_simulate_agrees(&api, &arguments, &result).await;
     }
     api.stop().await;
 }
 
-/// Regression: the API dates a series with no value in the weekly window with `null`s (a
-/// 1-year series of a forecast under a year; every series of a forecast with no Monday). The
-/// server read those dates as required and failed the whole call with "unexpected response",
-/// so `simulate` with the default series and any forecast under a year did not work.
+/// Numbers sent as numeric strings (as some clients and models send them, and as the
+/// reference's pydantic models accept) and the reference's wrapped shape give the same answer
+/// as plain numbers.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn short_forecasts_with_empty_series_are_answered_and_explained() {
+async fn numeric_strings_and_wrapped_arguments_mean_the_same() {
     let api = Api::start().await;
     let server = server(&api);
+    let plain = success_json(
+        "simulate",
+        &call(
+            &server,
+            "simulate",
+            json!({"forecast_length_days": 365, "rr": 0.7, "requested_metric": "circ_supply"}),
+        )
+        .await,
+    );
+    for variant in [
+        json!({"forecast_length_days": "365", "rr": "0.7", "requested_metric": "circ_supply"}),
+        json!({"sim": {"forecast_length_days": "365", "rr": 0.7, "requested_metric": ["circ_supply"]}}),
+        json!({"forecast_length_days": 365.0, "rr": "0.70", "requested_metrics": "circ_supply", "rbp": null}),
+    ] {
+        let result = success_json("simulate", &call(&server, "simulate", variant.clone()).await);
+        assert_same_json(&format!("{variant}"), &result["series"], &plain["series"]);
+        assert_same_json(&format!("{variant}"), &result["inputs_used"], &plain["inputs_used"]);
+    }
+    assert_simulate_agrees(
+        &api,
+        &json!({"forecast_length_days": 365, "rr": 0.7, "requested_metric": "circ_supply"}),
+        &plain,
+    )
+    .await;
+    api.stop().await;
+}
 
-    let arguments = json!({"forecast_length_days": 60});
-    let result = success_json("simulate", &call(&server, "simulate", arguments.clone()).await);
-    let answer = api.simulate(&api_body(&arguments, &DEFAULT_METRICS)).await;
-    assert_simulate_agrees(&result, &answer, &DEFAULT_METRICS);
-    assert_eq!(answer["input"]["series_dates"]["1y_sector_roi"]["start_date"], Value::Null, "{answer}");
-    assert_eq!(result["series"]["1y_sector_roi"], json!([]));
-    assert!(result["series"]["circ_supply"].as_array().is_some_and(|v| !v.is_empty()));
-    let explanation = result["explanation"].as_str().unwrap();
-    assert!(
-        explanation.contains("1y_sector_roi has no values") && explanation.contains("at least 371 days"),
-        "the explanation must say why 1y_sector_roi is empty and what to ask: {explanation}"
+/// "What is the 1-year sector ROI if onboarding is 8 PiB/day?" asked with a 365-day forecast:
+/// the API's own weekly answer holds no 1-year value (they need 364 more days than the window),
+/// so the tool runs the scenario longer for them, says so, and returns ROI values equal to the
+/// API's for the lengthened run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_365_day_roi_question_returns_roi_values() {
+    let api = Api::start().await;
+    let server = server(&api);
+    let arguments = json!({"forecast_length_days": 365, "rbp": 8, "requested_metric": "1y_sector_roi"});
+    let weekly = api.simulate(&api_body(&arguments, &["1y_sector_roi"])).await;
+    assert_eq!(
+        weekly["simulation_output"]["1y_sector_roi"],
+        json!([]),
+        "the case is real: {}",
+        weekly["input"]
     );
 
-    // The demo's current date is a Tuesday: a 6-day window holds no Monday at all.
-    let arguments =
-        json!({"forecast_length_days": 6, "requested_metrics": ["circ_supply", "network_gas_burn"]});
-    let metrics = ["circ_supply", "network_gas_burn"];
     let result = success_json("simulate", &call(&server, "simulate", arguments.clone()).await);
-    let answer = api.simulate(&api_body(&arguments, &metrics)).await;
-    assert_eq!(answer["input"]["n_entries"], 0, "{answer}");
-    assert_simulate_agrees(&result, &answer, &metrics);
+    let roi = result["series"]["1y_sector_roi"].as_array().unwrap();
+    assert!(
+        roi.len() >= 50 && roi.iter().all(Value::is_f64),
+        "weekly ROI values for a year of sector start dates: {roi:?}"
+    );
+    assert_eq!(lengthened_to(&result), Some(365 + 364), "{}", result["explanation"]);
     let explanation = result["explanation"].as_str().unwrap();
     assert!(
-        explanation.contains("no Monday") && explanation.contains("at least 7 days"),
-        "the explanation must say why there are no values and what to ask: {explanation}"
+        explanation.contains("continuing unchanged") && explanation.contains("sector start dates"),
+        "{explanation}"
+    );
+    assert!(result["key_figures"]["1y_sector_roi"]["start"]["value"].is_f64());
+    assert_simulate_agrees(&api, &arguments, &result).await;
+
+    // A per-day list is continued with its last value; the other series keep the window asked for.
+    let rbp: Vec<f64> = (0..200).map(|i| 4.0 + f64::from(i) / 100.0).collect();
+    let arguments = json!({"rbp": rbp, "requested_metrics": ["1y_sector_roi", "circ_supply"]});
+    let result = success_json("simulate", &call(&server, "simulate", arguments.clone()).await);
+    assert_eq!(lengthened_to(&result), Some(564));
+    assert_eq!(result["forecast"]["days"], 200);
+    assert_simulate_agrees(&api, &arguments, &result).await;
+    api.stop().await;
+}
+
+/// A window too short for any Monday at weekly resolution is explained; at the automatic
+/// resolution (daily for short forecasts) the same request has values.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn short_forecasts_are_answered_and_explained() {
+    let api = Api::start().await;
+    let server = server(&api);
+    // The demo's current date is a Tuesday: a 6-day window holds no Monday at all.
+    let arguments = json!({"forecast_length_days": 6, "requested_metrics": ["circ_supply", "network_gas_burn"], "resolution": "weekly"});
+    let result = success_json("simulate", &call(&server, "simulate", arguments.clone()).await);
+    assert_eq!(result["n_entries"], 0);
+    assert_eq!(result["series"]["circ_supply"], json!([]));
+    let explanation = result["explanation"].as_str().unwrap();
+    assert!(
+        explanation.contains("no Monday") && explanation.contains("resolution \"daily\""),
+        "{explanation}"
+    );
+    assert_simulate_agrees(&api, &arguments, &result).await;
+
+    let arguments =
+        json!({"forecast_length_days": 6, "requested_metrics": ["circ_supply", "network_gas_burn"]});
+    let result = success_json("simulate", &call(&server, "simulate", arguments.clone()).await);
+    assert_eq!((result["resolution"].as_str(), result["n_entries"].as_u64()), (Some("daily"), Some(6)));
+    assert_simulate_agrees(&api, &arguments, &result).await;
+    api.stop().await;
+}
+
+/// The default `simulate` answer is sized for a conversation: the same forecast the reference
+/// returned as ~49,000 characters is led by key figures and sampled every 4 weeks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_default_answer_is_sized_for_a_conversation() {
+    let api = Api::start().await;
+    let server = server(&api);
+    let result = call(&server, "simulate", json!({})).await;
+    let size = common::text(&result).len();
+    let weekly = api.simulate(&json!({"output": DEFAULT_METRICS})).await;
+    let weekly_size = weekly["simulation_output"].to_string().len();
+    assert!(size * 2 < weekly_size, "{size} characters against the API's weekly {weekly_size}");
+    assert!(size < 30_000, "{size}");
+    let text = common::text(&result);
+    assert!(
+        text.find("\"key_figures\"").unwrap() < text.find("\"series\"").unwrap(),
+        "key figures come first"
     );
     api.stop().await;
 }
 
-/// All 44 series of a 10-year forecast are far over one result's limit: the tool error says how
-/// large the result would be and how many series to ask for per call, and calls that follow that
-/// advice all succeed and together return every series as the API does.
+/// All 44 series of a 10-year forecast are over one result's limit even every 4 weeks: the tool
+/// error says how large the result would be and how many series to ask for per call, and calls
+/// that follow that advice all succeed and agree with the API.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_oversized_result_is_a_clear_tool_error_whose_advice_works() {
     let api = Api::start().await;
     let server = server(&api);
     let all: Vec<&str> = SeriesName::ALL.iter().map(|name| name.as_str()).collect();
-    let answer = api.simulate(&json!({"output": all})).await;
-    let api_chars = answer["simulation_output"].to_string().len();
-    assert!(
-        api_chars > 100_000,
-        "the API's own series take {api_chars} characters: not a real oversized case"
-    );
 
     let result = call(&server, "simulate", json!({"requested_metrics": all})).await;
     let message = error_text("simulate", &result);
     let would_be: usize = number_after(&message, "simulate: the result would be ");
-    assert!(would_be > api_chars, "{message}");
+    assert!(would_be > 100_000, "{message}");
     assert!(message.contains("over the 100000-character limit of one tool result"), "{message}");
     let per_call: usize = number_after(&message, "Ask for at most ");
     assert!(per_call >= 2, "{message}");
@@ -193,9 +286,36 @@ async fn an_oversized_result_is_a_clear_tool_error_whose_advice_works() {
         weight += cost;
     }
     for group in &groups {
-        let result = call(&server, "simulate", json!({"requested_metrics": group})).await;
-        let result = success_json("simulate", &result);
-        assert_simulate_agrees(&result, &answer, group);
+        let arguments = json!({"requested_metrics": group});
+        let result = success_json("simulate", &call(&server, "simulate", arguments.clone()).await);
+        assert_simulate_agrees(&api, &arguments, &result).await;
+    }
+    api.stop().await;
+}
+
+/// The server's catalogue of history fields (names, units, kinds, dates) is the API's: every
+/// field the API describes in `field_meta` is in the catalogue with the same unit and kind, and
+/// the other way round (the supply fields are present in the demo snapshot).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_history_catalogue_is_the_apis() {
+    let api = Api::start().await;
+    let (status, answer) = api.get("/historical-data").await;
+    assert_eq!(status, 200, "{answer}");
+    let meta = answer["data"]["field_meta"].as_object().unwrap();
+    for field in HISTORY_FIELDS {
+        let api_meta = meta.get(field.name).unwrap_or_else(|| panic!("the API has no field {}", field.name));
+        assert_eq!(api_meta["unit"], field.unit, "unit of {}", field.name);
+        assert_eq!(api_meta["kind"], field.kind, "kind of {}", field.name);
+        assert_eq!(
+            field.span.is_none(),
+            api_meta.get("n_entries").is_none(),
+            "{} is a scalar in one and not the other",
+            field.name
+        );
+    }
+    let names: Vec<&str> = HISTORY_FIELDS.iter().map(|f| f.name).collect();
+    for field in meta.keys() {
+        assert!(names.contains(&field.as_str()), "the catalogue lacks the API's field {field}");
     }
     api.stop().await;
 }

@@ -8,13 +8,13 @@ mod common;
 use std::time::Duration;
 
 use common::agree::{
-    api_body, assert_every_tool_agrees_with_the_api, assert_historical_agrees, assert_simulate_agrees,
-    success_json,
+    assert_analyses_agree_with_the_api, assert_every_tool_agrees_with_the_api, assert_historical_agrees,
+    assert_same_json, assert_simulate_agrees, success_json,
 };
 use common::api::{Api, ReservedPort};
 use common::{
-    InProcessServer, assert_four_valid_tools, call, closed_port_url, free_port, http_client, http_config,
-    http_discover_client, read_answer, spawn_http_binary, text,
+    InProcessServer, TOOL_NAMES, assert_valid_tools, call, closed_port_url, free_port, http_client,
+    http_config, http_discover_client, read_answer, spawn_http_binary, text,
 };
 use mcp_server::HttpConfig;
 use mcp_server::config::{HostPolicy, OriginPolicy};
@@ -51,12 +51,16 @@ async fn tools_list_over_streamable_http_with_initialize() {
         rmcp::model::ProtocolVersion::LATEST_WITH_INITIALIZE,
         "an initialize client negotiates the newest version that has a handshake"
     );
-    assert_four_valid_tools(&client.list_all_tools().await.unwrap());
+    assert_valid_tools(&client.list_all_tools().await.unwrap());
     let result = call(&client, "fetch_context", json!({})).await;
     assert_eq!(result.is_error, Some(false));
     let result = call(&client, "simulate", json!({"sector_duration_days": 0})).await;
     assert_eq!(result.is_error, Some(true));
-    assert!(text(&result).contains("sector_duration_days must be >= 1"));
+    assert!(
+        text(&result).contains("sector_duration_days: 0 is out of range; allowed: 1 <= days <= 3650"),
+        "{}",
+        text(&result)
+    );
     client.cancel().await.unwrap();
     server.stop().await;
 }
@@ -66,7 +70,7 @@ async fn the_2026_07_28_flow_works_without_a_handshake() {
     let server = InProcessServer::start_default().await;
     let client = http_discover_client(&server.mcp_url()).await;
     assert_eq!(client.peer_info().unwrap().protocol_version, rmcp::model::ProtocolVersion::V_2026_07_28);
-    assert_four_valid_tools(&client.list_all_tools().await.unwrap());
+    assert_valid_tools(&client.list_all_tools().await.unwrap());
     let result = call(&client, "fetch_context", json!({})).await;
     assert_eq!(result.is_error, Some(false));
     client.cancel().await.unwrap();
@@ -109,6 +113,7 @@ async fn every_tool_agrees_with_the_api_over_http() {
     let mut server = spawn_http_binary(port, &api.base, 30.0).await;
     let client = http_client(&format!("http://127.0.0.1:{port}/mcp")).await;
     assert_every_tool_agrees_with_the_api(&client, &api).await;
+    assert_analyses_agree_with_the_api(&client, &api, "http").await;
     client.cancel().await.unwrap();
     server.start_kill().unwrap();
     server.wait().await.unwrap();
@@ -126,12 +131,10 @@ async fn a_restart_between_two_calls_does_not_break_the_conversation() {
     let mut first = spawn_http_binary(port, &api.base, 30.0).await;
     let arguments =
         json!({"forecast_length_days": 120, "requested_metrics": ["network_locked", "total_vest"]});
-    let metrics = ["network_locked", "total_vest"];
-    let answer = api.simulate(&api_body(&arguments, &metrics)).await;
 
     let client = http_client(&url).await;
     let before = success_json("simulate", &call(&client, "simulate", arguments.clone()).await);
-    assert_simulate_agrees(&before, &answer, &metrics);
+    assert_simulate_agrees(&api, &arguments, &before).await;
     // The same conversation as a raw client: keep the session id from initialize.
     let (status, headers, _) = post(
         &url,
@@ -149,9 +152,10 @@ async fn a_restart_between_two_calls_does_not_break_the_conversation() {
 
     // rmcp's client, with session recovery off, goes on without a new handshake.
     let after = success_json("simulate", &call(&client, "simulate", arguments.clone()).await);
-    assert_simulate_agrees(&after, &answer, &metrics);
+    assert_simulate_agrees(&api, &arguments, &after).await;
+    assert_same_json("the same answer after the restart", &after, &before);
     let tools = client.list_all_tools().await.expect("tools/list after the restart");
-    assert_eq!(tools.len(), 4);
+    assert_eq!(tools.len(), TOOL_NAMES.len());
     // The raw client's old session id is accepted.
     let (status, _, messages) = post(
         &url,
@@ -162,7 +166,7 @@ async fn a_restart_between_two_calls_does_not_break_the_conversation() {
     assert_eq!(status, 200);
     assert_eq!(messages[0]["id"], 2);
     assert_eq!(messages[0]["result"]["isError"], false, "{}", messages[0]);
-    assert_simulate_agrees(&messages[0]["result"]["structuredContent"], &answer, &metrics);
+    assert_simulate_agrees(&api, &arguments, &messages[0]["result"]["structuredContent"]).await;
 
     client.cancel().await.unwrap();
     second.start_kill().unwrap();
@@ -190,7 +194,7 @@ async fn framing_follows_the_accept_header_and_both_paths_work() {
         let (status, headers, messages) = post(&url, &[("accept", BOTH)], tools_list(1)).await;
         assert_eq!(status, 200, "{path}");
         assert!(headers[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/event-stream"));
-        assert_eq!(messages[0]["result"]["tools"].as_array().unwrap().len(), 4);
+        assert_eq!(messages[0]["result"]["tools"].as_array().unwrap().len(), TOOL_NAMES.len());
 
         let (status, headers, messages) = post(&url, &[("accept", "application/json")], tools_list(2)).await;
         assert_eq!(status, 200, "{path}");
@@ -324,7 +328,7 @@ async fn the_optional_bearer_token_guards_mcp() {
     let (status, _, messages) =
         post(&server.mcp_url(), &[("accept", BOTH), ("authorization", "Bearer s3cret")], tools_list(1)).await;
     assert_eq!(status, 200);
-    assert_eq!(messages[0]["result"]["tools"].as_array().unwrap().len(), 4);
+    assert_eq!(messages[0]["result"]["tools"].as_array().unwrap().len(), TOOL_NAMES.len());
     // Browsers send preflights without credentials; they must still pass.
     let preflight = reqwest::Client::new()
         .request(reqwest::Method::OPTIONS, server.mcp_url())
@@ -346,7 +350,7 @@ async fn the_optional_bearer_token_guards_mcp() {
     )
     .await
     .expect("initialize with the token");
-    assert_eq!(client.list_all_tools().await.unwrap().len(), 4);
+    assert_eq!(client.list_all_tools().await.unwrap().len(), TOOL_NAMES.len());
     client.cancel().await.unwrap();
     server.stop().await;
 }

@@ -8,19 +8,20 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::agree::{
-    api_body, assert_every_tool_agrees_with_the_api, assert_simulate_agrees, error_text, success_json,
+    assert_analyses_agree_with_the_api, assert_every_tool_agrees_with_the_api, assert_simulate_agrees,
+    error_text, success_json,
 };
 use common::api::{Api, ReservedPort};
-use common::{assert_four_valid_tools, call, closed_port_url, stdio_client, text};
+use common::{assert_valid_tools, call, closed_port_url, stdio_client, text};
 use serde_json::json;
 
 #[tokio::test]
-async fn tools_list_shows_the_four_tools_with_valid_schemas() {
+async fn tools_list_shows_every_tool_with_valid_schemas() {
     let client = stdio_client(&closed_port_url(), 1.0).await;
     let info = client.peer_info().expect("server info");
     assert_eq!(info.server_info.as_ref().map(|i| i.name.as_str()), Some("mechafil-mcp"));
     assert!(info.instructions.as_deref().is_some_and(|i| i.contains("PiB/day")));
-    assert_four_valid_tools(&client.list_all_tools().await.unwrap());
+    assert_valid_tools(&client.list_all_tools().await.unwrap());
     client.cancel().await.unwrap();
 }
 
@@ -37,11 +38,21 @@ async fn fetch_context_works_with_the_api_down() {
 async fn invalid_arguments_are_tool_errors() {
     let client = stdio_client(&closed_port_url(), 1.0).await;
     for (tool, arguments, expected) in [
-        ("simulate", json!({"forecast_length_days": 0}), "forecast_length_days must be between 1 and 7300"),
+        (
+            "simulate",
+            json!({"forecast_length_days": 0}),
+            "forecast_length_days: 0 is out of range; allowed: 1 <= days <= 7300",
+        ),
         ("simulate", json!({"rr": "high"}), "rr: expected a number or a list of numbers"),
         ("simulate", json!({"requested_metrics": ["circ"]}), "unknown series \"circ\"; valid names:"),
+        ("simulate", json!({"sim": {"rbp": 1}, "rr": 0.5}), "sim: `sim` wraps the whole argument object"),
         ("get_historical_data", json!({"fields": ["a b"]}), "is not a field name"),
-        ("provide_plot", json!({"chart": {"label": "no data"}}), "missing field `series`"),
+        ("provide_plot", json!({"chart": {"label": "no data"}}), "chart.series: required"),
+        ("compare_scenarios", json!({}), "scenarios: required"),
+        ("sweep", json!({"axes": {"rr": [1.5]}}), "axes.rr[0]: 1.5 is out of range"),
+        ("solve_for", json!({"knob": "rr"}), "summary: required"),
+        ("forecast_range", json!({"members": 0}), "members: must be between 1 and 10000"),
+        ("sensitivity", json!({"knobs": ["nope"]}), "knobs[0]: unknown knob"),
     ] {
         let result = call(&client, tool, arguments).await;
         assert_eq!(result.is_error, Some(true), "{tool}");
@@ -55,6 +66,7 @@ async fn every_tool_agrees_with_the_api_over_stdio() {
     let api = Api::start().await;
     let client = stdio_client(&api.base, 30.0).await;
     assert_every_tool_agrees_with_the_api(&client, &api).await;
+    assert_analyses_agree_with_the_api(&client, &api, "stdio").await;
     client.cancel().await.unwrap();
     api.stop().await;
 }
@@ -83,8 +95,7 @@ async fn the_api_down_is_a_clear_tool_error_and_the_same_server_recovers_when_it
 
     let api = Api::start_on(port).await;
     let result = success_json("simulate", &call(&client, "simulate", arguments.clone()).await);
-    let answer = api.simulate(&api_body(&arguments, &["available_supply"])).await;
-    assert_simulate_agrees(&result, &answer, &["available_supply"]);
+    assert_simulate_agrees(&api, &arguments, &result).await;
     client.cancel().await.unwrap();
     api.stop().await;
 }
@@ -106,6 +117,6 @@ async fn provide_plot_returns_an_image_block() {
     });
     assert_eq!(image.map(|i| i.mime_type.as_str()), Some("image/png"));
     let spec = result.structured_content.expect("structured chart spec");
-    assert_eq!(spec["chart"]["end_date"], "2025-09-29");
+    assert_eq!(spec["chart"]["chart"]["end_date"], "2025-09-29");
     client.cancel().await.unwrap();
 }

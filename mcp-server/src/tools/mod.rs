@@ -1,62 +1,134 @@
-//! The MCP server proper: the four tools (`fetch_context`, `simulate`, `get_historical_data`,
-//! `provide_plot`) behind rmcp's [`ServerHandler`], shared by both transports.
+//! The MCP server proper, behind rmcp's [`ServerHandler`] and shared by both transports: the
+//! tools, the resources (`mechafil://context`, `mechafil://catalogue`, `mechafil://series/{name}`),
+//! the prompts, and completions of series names.
 //!
 //! Tools are listed and dispatched by hand rather than with rmcp's `#[tool]` macros because the
 //! macros turn argument errors into JSON-RPC errors, which Claude sees only as an opaque failure;
 //! here every failure a caller can fix (bad arguments, an API 4xx, a result over the size limit,
 //! an API that is down) is a tool result with `isError: true` and a message saying what to do.
-//! The handler holds no per-session state: any request can be served by any process, which is
-//! what lets the HTTP transport survive restarts between two calls.
+//! Even a malformed `tools/call` (arguments that are not an object, no tool name) gets an answer
+//! that says what is wrong ([`MechafilServer::on_custom_request`]).
+//!
+//! Every call is bounded: at most [`MAX_CONCURRENT_TOOL_CALLS`] run at once (each may hold an
+//! API answer of a few megabytes), a call whose request is cancelled (`notifications/cancelled`,
+//! or an HTTP client that disconnects) stops waiting and drops its API request, and a panic in a
+//! tool becomes a tool error instead of a lost answer. The handler holds no per-session state:
+//! any request can be served by any process, which is what lets the HTTP transport survive
+//! restarts between two calls.
 
+pub mod analysis;
 pub mod args;
+pub mod dated;
+pub mod definitions;
+pub mod params;
+pub mod plot_tool;
+pub mod prompts;
 pub mod results;
+pub mod simulate;
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use base64::Engine;
+use futures_util::FutureExt;
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation, JsonObject,
-    ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool, ToolAnnotations,
+    CallToolRequestParams, CallToolResponse, CallToolResult, CompleteRequestParams, CompleteResult,
+    CompletionInfo, ContentBlock, CustomRequest, CustomResult, ErrorCode, GetPromptRequestParams,
+    GetPromptResponse, Implementation, JsonObject, ListPromptsResult, ListResourceTemplatesResult,
+    ListResourcesResult, ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams,
+    ReadResourceResponse, ReadResourceResult, Reference, Resource, ResourceContents, ResourceTemplate,
+    ServerCapabilities, ServerConfig, Tool,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
-use schemars::JsonSchema;
 use serde::Serialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
 
 use crate::api_client::{ApiClient, ApiError};
+use crate::catalogue::{all_names, catalogue_json, plottable_names};
 use crate::context::CONTEXT_MD;
-use crate::plot::{self, ChartSpec, RenderError};
-use args::{FetchContextArgs, HistoricalArgs, InvalidArgs, ProvidePlotArgs, SimulateArgs, parse_args};
+use crate::plot::{self, RenderError};
+use args::InvalidArgs;
 
-/// The tools, in the order `tools/list` gives them.
-pub const TOOL_NAMES: [&str; 4] = ["fetch_context", "simulate", "get_historical_data", "provide_plot"];
-
-/// Most characters of text one tool result may hold. The PNG of `provide_plot` is an image
-/// block and is not counted (it is at most about 100 KB: see `plot::render_png`).
+/// Most characters of text one tool result may hold. Images are separate content blocks and
+/// are not counted (each is at most a few hundred KB).
 pub const MAX_RESULT_CHARS: usize = 100_000;
 
+/// Most tool calls served at once, over all sessions of this process; later calls wait (and
+/// may be cancelled while waiting). Each call may hold an API answer of a few megabytes, and the
+/// API has few cores: more at once would only queue there.
+pub const MAX_CONCURRENT_TOOL_CALLS: usize = 4;
+
+/// The context document's resource.
+pub const CONTEXT_URI: &str = "mechafil://context";
+/// The series and fields catalogue's resource.
+pub const CATALOGUE_URI: &str = "mechafil://catalogue";
+/// One series' entry of the catalogue.
+pub const SERIES_URI_TEMPLATE: &str = "mechafil://series/{name}";
+const SERIES_URI_PREFIX: &str = "mechafil://series/";
+
 const INSTRUCTIONS: &str = "MechaFil forecasts Filecoin's economics (power, minting, vesting, locking, \
-supply, sector ROI). Call fetch_context first: it explains every tool, unit and date rule. Units: power \
-totals in EiB, onboarding (rbp) in PiB/day, tokens in FIL, rates as fractions 0-1. Quote every number \
-with its date and unit, and say when the data is demo data.";
+supply, sector ROI). Call fetch_context first (or read the resource mechafil://context): it explains every \
+tool, unit and date rule. simulate runs one scenario; compare_scenarios, forecast_range, sweep, solve_for and \
+sensitivity answer comparisons, uncertainty, grids, goal seeking and what-matters-most in one call each, with a \
+chart; provide_plot draws named series from the data itself. Units: power totals in EiB, onboarding (rbp) in \
+PiB/day, tokens in FIL, rates as fractions 0-1. Quote every number with its date and unit, and say when the data \
+is demo data.";
 
 /// Why a tool call failed; `Display` is what the caller reads.
 #[derive(Debug, thiserror::Error)]
-enum ToolError {
+pub enum ToolError {
+    /// The arguments are invalid.
     #[error("{0}")]
     Args(#[from] InvalidArgs),
-    #[error("{tool}: {source}")]
-    Api { tool: &'static str, source: ApiError },
+    /// The API call failed.
+    #[error("{tool}: {source}{hint}")]
+    Api {
+        /// The tool.
+        tool: &'static str,
+        /// Why.
+        source: ApiError,
+        /// What to try instead, for this tool (may be empty).
+        hint: String,
+    },
+    /// The result would exceed [`MAX_RESULT_CHARS`]; the message says what to ask for instead.
     #[error("{0}")]
     TooLarge(String),
-    #[error("provide_plot: {0}")]
-    Render(#[from] RenderError),
+    /// A chart could not be drawn.
+    #[error("{tool}: {source}")]
+    Render {
+        /// The tool.
+        tool: &'static str,
+        /// Why.
+        source: RenderError,
+    },
+    /// A bug: the tool panicked.
+    #[error(
+        "{0}: internal error (a bug in the MCP server; it was logged). Try again, or with other arguments."
+    )]
+    Panicked(String),
 }
 
 impl ToolError {
-    fn api(tool: &'static str) -> impl FnOnce(ApiError) -> ToolError {
-        move |source| ToolError::Api { tool, source }
+    /// Maps an API error of `tool`.
+    pub fn api(tool: &'static str) -> impl FnOnce(ApiError) -> ToolError {
+        move |source| ToolError::Api { tool, source, hint: String::new() }
+    }
+
+    /// Maps an API error of `tool`, adding `hint` when the API took too long.
+    pub fn api_with_hint(tool: &'static str, hint: &'static str) -> impl FnOnce(ApiError) -> ToolError {
+        move |source| {
+            let hint =
+                if matches!(source, ApiError::Timeout { .. }) { format!(" {hint}") } else { String::new() };
+            ToolError::Api { tool, source, hint }
+        }
+    }
+
+    /// Maps a drawing failure of `tool`.
+    pub fn render(tool: &'static str) -> impl FnOnce(RenderError) -> ToolError {
+        move |source| ToolError::Render { tool, source }
     }
 }
 
@@ -65,12 +137,17 @@ impl ToolError {
 pub struct MechafilServer {
     api: ApiClient,
     tools: Arc<[Tool]>,
+    permits: Arc<Semaphore>,
 }
 
 impl MechafilServer {
     /// A server that calls the API through `api`.
     pub fn new(api: ApiClient) -> Self {
-        MechafilServer { api, tools: tool_definitions().into() }
+        MechafilServer {
+            api,
+            tools: definitions::tool_definitions().into(),
+            permits: Arc::new(Semaphore::new(MAX_CONCURRENT_TOOL_CALLS)),
+        }
     }
 
     /// The tool definitions `tools/list` returns.
@@ -78,29 +155,72 @@ impl MechafilServer {
         &self.tools
     }
 
-    /// Runs tool `name` with `args`. An unknown name is the only JSON-RPC error: the caller
-    /// asked for something this server does not have at all.
+    /// The API client.
+    pub fn api(&self) -> &ApiClient {
+        &self.api
+    }
+
+    /// Runs tool `name` with `args`, never cancelled. See [`MechafilServer::call_cancellable`].
     pub async fn call(&self, name: &str, args: JsonObject) -> Result<CallToolResult, ErrorData> {
-        let outcome = match name {
-            "fetch_context" => self.fetch_context(args),
-            "simulate" => self.simulate(args).await,
-            "get_historical_data" => self.get_historical_data(args).await,
-            "provide_plot" => self.provide_plot(args).await,
-            other => {
-                return Err(ErrorData::invalid_params(
-                    format!("unknown tool {other:?}; the tools are {}", TOOL_NAMES.join(", ")),
-                    None,
-                ));
+        self.call_cancellable(name, args, &CancellationToken::new()).await
+    }
+
+    /// Runs tool `name` with `args` until it answers or `cancel` fires. An unknown name is the
+    /// only JSON-RPC error: the caller asked for something this server does not have at all.
+    pub async fn call_cancellable(
+        &self,
+        name: &str,
+        args: JsonObject,
+        cancel: &CancellationToken,
+    ) -> Result<CallToolResult, ErrorData> {
+        let Some(tool) = definitions::TOOL_NAMES.iter().copied().find(|t| *t == name) else {
+            return Err(ErrorData::invalid_params(
+                format!("unknown tool {name:?}; the tools are {}", definitions::TOOL_NAMES.join(", ")),
+                None,
+            ));
+        };
+        let work = async {
+            let _permit = self.permits.acquire().await.map_err(|_| ToolError::Panicked(tool.into()))?;
+            // A panic is a bug, but the caller still gets an answer and the process goes on.
+            AssertUnwindSafe(self.dispatch(tool, args)).catch_unwind().await.unwrap_or_else(|panic| {
+                let message = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                tracing::error!(tool, "tool panicked: {message}");
+                Err(ToolError::Panicked(tool.into()))
+            })
+        };
+        let outcome = tokio::select! {
+            outcome = work => outcome,
+            () = cancel.cancelled() => {
+                // Dropping `work` dropped its API request: the API sees the connection close.
+                tracing::info!(tool, "call cancelled by the client");
+                return Err(ErrorData::new(ErrorCode::INTERNAL_ERROR, "request cancelled", None));
             }
         };
         Ok(outcome.unwrap_or_else(|err| {
-            tracing::info!(tool = name, "tool error: {err}");
+            tracing::info!(tool, "tool error: {err}");
             CallToolResult::error(vec![ContentBlock::text(err.to_string())])
         }))
     }
 
+    async fn dispatch(&self, tool: &'static str, args: JsonObject) -> Result<CallToolResult, ToolError> {
+        match tool {
+            "fetch_context" => self.fetch_context(args),
+            "simulate" => self.simulate(args).await,
+            "get_historical_data" => self.get_historical_data(args).await,
+            "provide_plot" => self.provide_plot(args).await,
+            other => analysis::run(&self.api, other, args).await,
+        }
+    }
+
     fn fetch_context(&self, args: JsonObject) -> Result<CallToolResult, ToolError> {
-        parse_args::<FetchContextArgs>("fetch_context", args)?;
+        let args = args::unwrap_reference_shape("fetch_context", args)?;
+        let mut problems = args::Problems::default();
+        args::Fields::new("", args).finish(&[], &mut problems);
+        problems.finish("fetch_context", ())?;
         // Wake the API now: the next call is likely a simulation.
         self.api.warm_up();
         let mut result = CallToolResult::success(vec![ContentBlock::text(CONTEXT_MD)]);
@@ -113,13 +233,8 @@ impl MechafilServer {
     }
 
     async fn simulate(&self, args: JsonObject) -> Result<CallToolResult, ToolError> {
-        let request = parse_args::<SimulateArgs>("simulate", args)?.validate()?;
-        let answer = self
-            .api
-            .post("simulate", &Value::Object(request.body.clone()))
-            .await
-            .map_err(ToolError::api("simulate"))?;
-        let result = results::simulate_result(&request, answer).map_err(ToolError::api("simulate"))?;
+        let request = simulate::parse(args)?;
+        let result = simulate::simulate(&self.api, &request).await.map_err(ToolError::api("simulate"))?;
         json_result(&result, |chars| {
             let (count, values) = result.series_sizes();
             let per_series = result.max_series_cost(chars);
@@ -127,19 +242,20 @@ impl MechafilServer {
             let fits = (MAX_RESULT_CHARS * 95 / 100 / per_series.max(1)).max(1);
             format!(
                 "simulate: the result would be {chars} characters, over the {MAX_RESULT_CHARS}-character limit \
-                 of one tool result. It holds {count} series with daily rates ({values} values, up to about \
+                 of one tool result. It holds {count} series with daily rates ({values} {} values, up to about \
                  {per_series} characters per series: {}). Ask for at most {fits} series per call, a cumulative \
-                 series counting twice (its daily rate comes with it): split the metrics over several calls, \
-                 or shorten forecast_length_days.",
-                results::metric_list(&request.metrics)
+                 series counting twice (its daily rate comes with it), or a coarser resolution (\"monthly\"), \
+                 or a shorter forecast_length_days.",
+                result.resolution(),
+                simulate::metric_list(&request.metrics)
             )
         })
     }
 
     async fn get_historical_data(&self, args: JsonObject) -> Result<CallToolResult, ToolError> {
-        let fields = parse_args::<HistoricalArgs>("get_historical_data", args)?.validate()?;
+        let fields = definitions::parse_historical(args)?;
         let query: Vec<(&str, String)> = fields.iter().map(|fields| ("fields", fields.join(","))).collect();
-        let answer =
+        let answer: Value =
             self.api.get("historical-data", &query).await.map_err(ToolError::api("get_historical_data"))?;
         let result = results::historical_result(answer).map_err(ToolError::api("get_historical_data"))?;
         json_result(&result, |chars| {
@@ -154,135 +270,139 @@ impl MechafilServer {
     }
 
     async fn provide_plot(&self, args: JsonObject) -> Result<CallToolResult, ToolError> {
-        let chart = parse_args::<ProvidePlotArgs>("provide_plot", args)?.chart;
-        let spec = ChartSpec::from_args(chart)?;
-        // Drawing is CPU work of tens of milliseconds: keep it off the async workers.
-        let (spec, png) = tokio::task::spawn_blocking(move || {
-            let png = plot::render_png(&spec);
-            (spec, png)
-        })
-        .await
-        .map_err(|err| RenderError::from_join(&err))?;
-        let png = png?;
-        let echo = spec.to_json();
-        let mut result = json_result(&echo, |chars| {
+        let request = plot_tool::parse(args)?;
+        let (result, drawing) =
+            plot_tool::prepare(&self.api, request).await.map_err(ToolError::api("provide_plot"))?;
+        let png = draw(drawing_job(drawing)).await.map_err(ToolError::render("provide_plot"))?;
+        let mut result = json_result(&result, |chars| {
             format!(
-                "provide_plot: the chart spec echoed back would be {chars} characters, over the \
-                 {MAX_RESULT_CHARS}-character limit of one tool result. Plot fewer points (weekly rather \
-                 than daily values, or a shorter period) or fewer series."
+                "provide_plot: the chart spec would be {chars} characters, over the {MAX_RESULT_CHARS}-character \
+                 limit of one tool result. Name the series instead of sending their numbers (this tool fetches \
+                 them), or send fewer values."
             )
         })?;
-        let encoded = base64::engine::general_purpose::STANDARD.encode(&png);
-        result.content.push(ContentBlock::image(encoded, "image/png"));
+        push_png(&mut result, &png);
         Ok(result)
     }
 }
 
+/// A drawing to run on the blocking pool.
+pub type DrawJob = Box<dyn FnOnce() -> Result<Vec<u8>, RenderError> + Send>;
+
+fn drawing_job(drawing: plot_tool::Drawing) -> DrawJob {
+    match drawing {
+        plot_tool::Drawing::Time(frame, panels) => {
+            Box::new(move || plot::time::render_panels(&frame, &panels))
+        }
+        plot_tool::Drawing::Index(frame, chart) => Box::new(move || plot::xy::render_xy(&frame, &chart)),
+    }
+}
+
+/// Runs `job` off the async workers (drawing is CPU work of tens of milliseconds).
+pub async fn draw(job: DrawJob) -> Result<Vec<u8>, RenderError> {
+    tokio::task::spawn_blocking(job).await.map_err(|err| RenderError::from_join(&err))?
+}
+
+/// Appends a PNG image block.
+pub fn push_png(result: &mut CallToolResult, png: &[u8]) {
+    let encoded = base64::engine::general_purpose::STANDARD.encode(png);
+    result.content.push(ContentBlock::image(encoded, "image/png"));
+}
+
 /// A success result whose text is `value` as JSON (in its field order) and whose structured
 /// content is the same JSON, or a [`ToolError::TooLarge`] built by `too_large` from the size.
-fn json_result<T: Serialize>(
+pub fn json_result<T: Serialize>(
     value: &T,
     too_large: impl FnOnce(usize) -> String,
 ) -> Result<CallToolResult, ToolError> {
-    let text = serde_json::to_string(value)
+    let structured = serde_json::to_value(value)
         .map_err(|err| ToolError::TooLarge(format!("cannot encode the result: {err}")))?;
+    let text = structured.to_string();
     let chars = text.chars().count();
     if chars > MAX_RESULT_CHARS {
         return Err(ToolError::TooLarge(too_large(chars)));
     }
-    let structured = serde_json::to_value(value).ok();
     let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
-    result.structured_content = structured;
+    result.structured_content = Some(structured);
     Ok(result)
 }
 
-/// The JSON Schema (draft 2020-12, subschemas inlined so no `$ref` is left to resolve) of a
-/// tool's arguments, without the Rust type's title.
-pub fn input_schema_for<T: JsonSchema>() -> Value {
-    let mut settings = schemars::generate::SchemaSettings::draft2020_12();
-    settings.inline_subschemas = true;
-    let schema = settings.into_generator().into_root_schema_for::<T>();
-    let mut value = schema.to_value();
-    if let Value::Object(object) = &mut value {
-        object.remove("title");
-        object.remove("description");
+/// What `tools/call` must look like, for the answers to malformed calls.
+fn malformed_call(params: Option<&Value>) -> Result<CallToolResult, ErrorData> {
+    let Some(Value::Object(params)) = params else {
+        return Err(ErrorData::invalid_params(
+            "tools/call needs params {\"name\": <tool>, \"arguments\": {...}}",
+            None,
+        ));
+    };
+    let Some(Value::String(name)) = params.get("name") else {
+        return Err(ErrorData::invalid_params(
+            format!(
+                "tools/call needs a `name`: one of {}; params were {}",
+                definitions::TOOL_NAMES.join(", "),
+                args::describe(&Value::Object(params.clone()))
+            ),
+            None,
+        ));
+    };
+    if !definitions::TOOL_NAMES.contains(&name.as_str()) {
+        return Err(ErrorData::invalid_params(
+            format!("unknown tool {name:?}; the tools are {}", definitions::TOOL_NAMES.join(", ")),
+            None,
+        ));
     }
-    value
+    let arguments = params.get("arguments").map(args::describe).unwrap_or_else(|| "something else".into());
+    Ok(CallToolResult::error(vec![ContentBlock::text(format!(
+        "invalid arguments for {name}: arguments: expected an object of named arguments such as \
+         {{\"forecast_length_days\": 365}}, got {arguments}"
+    ))]))
 }
 
-fn object(value: Value) -> Arc<JsonObject> {
-    match value {
-        Value::Object(map) => Arc::new(map),
-        other => Arc::new(Map::from_iter([("type".to_string(), json!("object")), ("default".into(), other)])),
-    }
+fn resource(uri: &str, name: &str, title: &str, description: &str, mime: &str) -> Resource {
+    Resource::new(uri, name).with_title(title).with_description(description).with_mime_type(mime)
 }
 
-fn tool(name: &'static str, title: &str, description: &'static str, schema: Value) -> Tool {
-    Tool::new(name, description, object(schema)).with_title(title).with_annotations(
-        ToolAnnotations::with_title(title)
-            .read_only(true)
-            .destructive(false)
-            .idempotent(true)
-            .open_world(false),
-    )
+/// Series names starting with `prefix` (case-insensitive), for completions.
+pub fn complete_series(prefix: &str, names: &[&str]) -> CompletionInfo {
+    let prefix = prefix.to_ascii_lowercase();
+    let matching: Vec<String> =
+        names.iter().filter(|n| n.to_ascii_lowercase().starts_with(&prefix)).map(|n| n.to_string()).collect();
+    let total = matching.len();
+    let values: Vec<String> = matching.into_iter().take(CompletionInfo::MAX_VALUES).collect();
+    let has_more = total > values.len();
+    let mut info = CompletionInfo::new(values).unwrap_or_default();
+    info.total = Some(total as u32);
+    info.has_more = Some(has_more);
+    info
 }
 
-fn tool_definitions() -> Vec<Tool> {
-    vec![
-        tool(
-            "fetch_context",
-            "MechaFil context",
-            "Returns MechaFil's context document: what the model computes, every tool argument with its \
-             unit and range, every output series with unit, kind (stock, flow, cumulative, ratio) and date \
-             axis, caveats (1-year series are 364 days shorter, weekly sampling, demo data), how to map an \
-             index to a calendar date, and how to answer common questions. Call it first. It also wakes \
-             the MechaFil API.",
-            input_schema_for::<FetchContextArgs>(),
-        ),
-        tool(
-            "simulate",
-            "Simulate a scenario",
-            "Forecasts Filecoin's economy for one scenario with the MechaFil model: power (EiB), onboarding \
-             and renewals (PiB/day), minting, vesting, locking and supply (FIL), pledge and 1-year ROI per \
-             32 GiB sector. Every argument is optional (defaults: the snapshot's recent values); rbp is in \
-             PiB/day, rates are fractions 0-1. Returns weekly values on Mondays: series[name][i] is on \
-             series_dates[name].start_date + 7*i days (1-year series are 364 days shorter), units and kinds, \
-             a one-line explanation of the inputs used, and for cumulative series the average daily \
-             increase under daily_rates[\"<name>_daily_rate\"]. requested_metrics picks the series \
-             (default: circ_supply, network_locked, network_QAP_EIB, day_network_reward, 1y_sector_roi); \
-             one result holds at most 100,000 characters (about 7 ten-year series).",
-            input_schema_for::<SimulateArgs>(),
-        ),
-        tool(
-            "get_historical_data",
-            "Network history",
-            "Returns Filecoin network history from the MechaFil API's snapshot, weekly: power (EiB), \
-             onboarding (PiB/day), renewal and FIL+ rates (fractions), supply, locked, burnt, mined and \
-             vested FIL, the smoothed defaults simulate uses, and each field's unit and dates in \
-             field_meta (start_date, end_date, n_entries, timestep_days). Use `fields` to pick fields.",
-            input_schema_for::<HistoricalArgs>(),
-        ),
-        tool(
-            "provide_plot",
-            "Plot series",
-            "Draws a line chart of one or several series and returns it as a PNG image (show it to the \
-             user) plus the chart spec {\"chart\": {\"series\", \"label\", \"unit\", \"start_date_key\"}}. \
-             series: a list of numbers, or {\"legend\": [numbers], ...} for up to 10 lines. Give \
-             start_date (YYYY-MM-DD, e.g. the result's sim_start_date) and timestep_days (7 for weekly \
-             results) so the x axis shows dates.",
-            input_schema_for::<ProvidePlotArgs>(),
-        ),
-    ]
+/// The catalogue entry of one series or field, for `mechafil://series/{name}`.
+fn series_entry(name: &str) -> Option<Value> {
+    let catalogue = catalogue_json();
+    let find = |list: &str| {
+        catalogue[list].as_array().and_then(|items| items.iter().find(|item| item["name"] == name).cloned())
+    };
+    let simulated = find("simulated_series").or_else(|| find("analysis_only_series"));
+    let history = find("history_fields");
+    (simulated.is_some() || history.is_some())
+        .then(|| json!({ "name": name, "simulated": simulated, "history": history }))
 }
 
 impl ServerHandler for MechafilServer {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
-            .with_server_info(
-                Implementation::new("mechafil-mcp", env!("CARGO_PKG_VERSION"))
-                    .with_title("MechaFil (Filecoin economics)"),
-            )
-            .with_instructions(INSTRUCTIONS)
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_resources()
+                .enable_prompts()
+                .enable_completions()
+                .build(),
+        )
+        .with_server_info(
+            Implementation::new("mechafil-mcp", env!("CARGO_PKG_VERSION"))
+                .with_title("MechaFil (Filecoin economics)"),
+        )
+        .with_instructions(INSTRUCTIONS)
     }
 
     async fn list_tools(
@@ -296,183 +416,133 @@ impl ServerHandler for MechafilServer {
     async fn call_tool(
         &self,
         request: CallToolRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let args = request.arguments.unwrap_or_default();
-        self.call(&request.name, args).await.map(CallToolResponse::from)
+        self.call_cancellable(&request.name, args, &context.ct).await.map(CallToolResponse::from)
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
         self.tools.iter().find(|tool| tool.name == name).cloned()
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::api_client::RetryPolicy;
-    use std::time::Duration;
-
-    fn server_with_closed_api() -> MechafilServer {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let policy = RetryPolicy { budget: Duration::from_millis(300), ..RetryPolicy::default() };
-        MechafilServer::new(ApiClient::new(&format!("http://127.0.0.1:{port}"), policy).unwrap())
-    }
-
-    fn args(value: Value) -> JsonObject {
-        let Value::Object(map) = value else { panic!("not an object") };
-        map
-    }
-
-    fn text(result: &CallToolResult) -> &str {
-        match &result.content[0] {
-            ContentBlock::Text(text) => &text.text,
-            other => panic!("expected text, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn schemas_are_objects_with_described_properties() {
-        let server = server_with_closed_api();
-        let names: Vec<&str> = server.tools().iter().map(|t| t.name.as_ref()).collect();
-        assert_eq!(names, TOOL_NAMES);
-        for tool in server.tools() {
-            let schema = Value::Object((*tool.input_schema).clone());
-            assert_eq!(schema["type"], "object", "{}", tool.name);
-            assert!(!schema.to_string().contains("$ref"), "{}: {schema}", tool.name);
-            let validator = jsonschema::draft202012::meta::validate(&schema);
-            assert!(validator.is_ok(), "{}: {validator:?}", tool.name);
-        }
-        let simulate = Value::Object((*server.tools()[1].input_schema).clone());
-        for (property, schema) in simulate["properties"].as_object().unwrap() {
-            let description = schema["description"].as_str().unwrap_or_default();
-            assert!(description.len() > 20, "{property} has no real description");
-        }
-        assert!(simulate["properties"]["rbp"]["description"].as_str().unwrap().contains("PiB/day"));
-        assert_eq!(simulate["properties"]["forecast_length_days"]["maximum"], 7300);
-        assert_eq!(simulate["properties"]["rr"]["anyOf"][0]["maximum"], 1.0);
-        assert_eq!(
-            simulate["properties"]["requested_metrics"]["anyOf"][0]["items"]["enum"]
-                .as_array()
-                .unwrap()
-                .len(),
-            44
-        );
-        assert!(simulate.get("required").is_none_or(|r| r.as_array().unwrap().is_empty()));
-    }
-
-    #[test]
-    fn schemas_accept_what_the_tools_accept_and_reject_wrong_types() {
-        let server = server_with_closed_api();
-        let schema_of = |name: &str| {
-            let tool = server.tools().iter().find(|t| t.name == name).unwrap();
-            jsonschema::validator_for(&Value::Object((*tool.input_schema).clone())).unwrap()
-        };
-        let simulate = schema_of("simulate");
-        for valid in [
-            json!({}),
-            json!({"rbp": 3, "rr": [0.5, 0.6], "forecast_length_days": 2, "requested_metric": "circ_supply"}),
-            json!({"requested_metrics": ["1y_sector_roi", "days"], "use_available_supply": true}),
-        ] {
-            assert!(simulate.is_valid(&valid), "{valid}");
-            let Value::Object(map) = valid.clone() else { unreachable!() };
-            assert!(parse_args::<SimulateArgs>("simulate", map).unwrap().validate().is_ok(), "{valid}");
-        }
-        for invalid in [
-            json!({"rbp": "x"}),
-            json!({"rr": 2}),
-            json!({"forecast_length_days": 0}),
-            json!({"requested_metrics": ["nope"]}),
-        ] {
-            assert!(!simulate.is_valid(&invalid), "{invalid}");
-        }
-        let plot = schema_of("provide_plot");
-        assert!(plot.is_valid(
-            &json!({"chart": {"series": {"a": [1, null]}, "label": "x", "start_date_key": "sim_start_date"}})
-        ));
-        assert!(!plot.is_valid(&json!({"chart": {"series": "a", "label": "x"}})));
-        assert!(schema_of("get_historical_data").is_valid(&json!({"fields": ["circ_supply"]})));
-        assert!(schema_of("fetch_context").is_valid(&json!({})));
-    }
-
-    #[tokio::test]
-    async fn fetch_context_works_without_the_api() {
-        let result = server_with_closed_api().call("fetch_context", JsonObject::new()).await.unwrap();
-        assert_eq!(result.is_error, Some(false));
-        assert_eq!(text(&result), CONTEXT_MD);
-        assert_eq!(result.structured_content.unwrap()["format"], "markdown");
-    }
-
-    #[tokio::test]
-    async fn invalid_arguments_are_tool_errors_before_any_api_call() {
-        let server = server_with_closed_api();
-        for (tool, value, expected) in [
-            ("simulate", json!({"rbp": -1}), "invalid arguments for simulate: rbp must be >= 0"),
-            (
-                "simulate",
-                json!({"requested_metric": "supply"}),
-                "unknown series \"supply\"; valid names: days",
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        Ok(ListResourcesResult::with_all_items(vec![
+            resource(
+                CONTEXT_URI,
+                "context",
+                "MechaFil context",
+                "What the model computes, every tool and argument with units, every series with unit, kind and \
+                 dates, caveats, and how to answer common questions (the text fetch_context returns).",
+                "text/markdown",
             ),
-            (
-                "get_historical_data",
-                json!({"fields": 7}),
-                "invalid arguments for get_historical_data: fields",
+            resource(
+                CATALOGUE_URI,
+                "catalogue",
+                "Series and fields catalogue",
+                "Every simulated series and history field: unit, kind, dates, and which history field a \
+                 simulated series continues.",
+                "application/json",
             ),
-            ("provide_plot", json!({"chart": {"series": [], "label": "x"}}), "must have 1 to 20000 values"),
-            ("fetch_context", json!({"x": 1}), "unknown field `x`"),
-        ] {
-            let started = std::time::Instant::now();
-            let result = server.call(tool, args(value)).await.unwrap();
-            assert_eq!(result.is_error, Some(true), "{tool}");
-            assert!(text(&result).contains(expected), "missing {expected:?} in {}", text(&result));
-            // Far below the 300 ms budget: the API was not tried.
-            assert!(started.elapsed() < Duration::from_millis(200), "{tool} took {:?}", started.elapsed());
-        }
+        ]))
     }
 
-    #[tokio::test]
-    async fn an_unreachable_api_is_a_clear_tool_error() {
-        let result = server_with_closed_api().call("simulate", JsonObject::new()).await.unwrap();
-        assert_eq!(result.is_error, Some(true));
-        assert!(
-            text(&result).starts_with("simulate: could not reach the MechaFil API at http://127.0.0.1:"),
-            "{}",
-            text(&result)
-        );
-    }
-
-    #[tokio::test]
-    async fn provide_plot_returns_the_spec_and_a_png() {
-        let result = server_with_closed_api()
-            .call(
-                "provide_plot",
-                args(json!({"chart": {"series": [1.0, 2.0, 4.0], "label": "Test", "unit": "FIL", "start_date_key": "2025-09-15"}})),
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, ErrorData> {
+        let template = ResourceTemplate::new(SERIES_URI_TEMPLATE, "series")
+            .with_title("One series or field")
+            .with_description(
+                "The catalogue entry of one simulated series or history field (name completions available).",
             )
-            .await
-            .unwrap();
-        assert_eq!(result.is_error, Some(false));
-        let spec: Value = serde_json::from_str(text(&result)).unwrap();
-        assert_eq!(spec["chart"]["series"], json!([1.0, 2.0, 4.0]));
-        assert_eq!(spec["chart"]["start_date_key"], "2025-09-15");
-        let ContentBlock::Image(image) = &result.content[1] else { panic!("no image block") };
-        assert_eq!(image.mime_type, "image/png");
-        let png = base64::engine::general_purpose::STANDARD.decode(&image.data).unwrap();
-        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+            .with_mime_type("application/json");
+        Ok(ListResourceTemplatesResult::with_all_items(vec![template]))
     }
 
-    #[test]
-    fn oversized_results_become_clear_tool_errors() {
-        let big = vec![1.234_567_890_123_456_7_f64; 6_000];
-        let err = json_result(&json!({ "series": big }), |chars| format!("too large: {chars}")).unwrap_err();
-        let ToolError::TooLarge(message) = err else { panic!("{err:?}") };
-        let chars: usize = message.trim_start_matches("too large: ").parse().unwrap();
-        assert!(chars > MAX_RESULT_CHARS);
-        assert!(json_result(&json!({"a": 1}), |_| unreachable!()).is_ok());
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        let uri = request.uri.as_str();
+        let contents = match uri {
+            CONTEXT_URI => ResourceContents::text(CONTEXT_MD, uri).with_mime_type("text/markdown"),
+            CATALOGUE_URI => {
+                ResourceContents::text(catalogue_json().to_string(), uri).with_mime_type("application/json")
+            }
+            _ => match uri.strip_prefix(SERIES_URI_PREFIX).and_then(series_entry) {
+                Some(entry) => {
+                    ResourceContents::text(entry.to_string(), uri).with_mime_type("application/json")
+                }
+                None => {
+                    return Err(ErrorData::resource_not_found(
+                        format!(
+                            "no resource {uri:?}: the resources are {CONTEXT_URI}, {CATALOGUE_URI} and \
+                             {SERIES_URI_PREFIX}<series or field name>"
+                        ),
+                        None,
+                    ));
+                }
+            },
+        };
+        Ok(ReadResourceResult::new(vec![contents]).into())
     }
 
-    #[tokio::test]
-    async fn unknown_tools_are_protocol_errors() {
-        let err = server_with_closed_api().call("nope", JsonObject::new()).await.unwrap_err();
-        assert!(err.message.contains("fetch_context, simulate"), "{}", err.message);
+    async fn list_prompts(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, ErrorData> {
+        Ok(ListPromptsResult::with_all_items(prompts::prompts()))
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, ErrorData> {
+        prompts::get(&request.name, request.arguments.unwrap_or_default()).map(GetPromptResponse::from)
+    }
+
+    async fn complete(
+        &self,
+        request: CompleteRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<CompleteResult, ErrorData> {
+        let value = request.argument.value.as_str();
+        let names: Vec<&str> = match (&request.r#ref, request.argument.name.as_str()) {
+            (Reference::Resource(r), "name") if r.uri == SERIES_URI_TEMPLATE => all_names(),
+            (Reference::Prompt(_), argument) if prompts::SERIES_ARGUMENTS.contains(&argument) => {
+                plottable_names()
+            }
+            _ => Vec::new(),
+        };
+        Ok(CompleteResult::new(complete_series(value, &names)))
+    }
+
+    async fn on_custom_request(
+        &self,
+        request: CustomRequest,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<CustomResult, ErrorData> {
+        // rmcp parses a `tools/call` whose params do not fit its type (arguments given as a list
+        // or a string, no `name`) as a custom request, and would answer "method not found".
+        if request.method == "tools/call" {
+            let result = malformed_call(request.params.as_ref())?;
+            let value = serde_json::to_value(result)
+                .map_err(|err| ErrorData::internal_error(err.to_string(), None))?;
+            return Ok(CustomResult::new(value));
+        }
+        Err(ErrorData::new(
+            ErrorCode::METHOD_NOT_FOUND,
+            format!("method not found: {}", request.method),
+            None,
+        ))
     }
 }

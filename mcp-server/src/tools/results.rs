@@ -1,23 +1,27 @@
-//! Shapes the API's answers into tool results: dates on every series, units and kinds, a
-//! one-line explanation of the inputs used, and the daily rate of cumulative series.
+//! The pieces every tool result is built from: the data source with its demo flag
+//! ([`DataSource`]), the dates of a series ([`SeriesDates`]), units and kinds ([`UnitInfo`]),
+//! objects that keep their key order ([`Ordered`]), and the `get_historical_data` result.
 //!
-//! The numbers are passed through unchanged (serde_json's `float_roundtrip` reads and writes
-//! every f64 exactly), so a tool result equals the API's own answer.
+//! Numbers pass through unchanged (serde_json's `float_roundtrip` reads and writes every f64
+//! exactly), so a value in a tool result equals the API's value on the same date.
 
-use std::collections::BTreeMap;
-
-use chrono::{Days, NaiveDate};
-use mechafil_core::{Axis, SeriesName};
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{Map, Value};
 
+use super::dated::Dated;
 use crate::api_client::ApiError;
-use crate::series::{Kind, daily_rate, daily_rate_key, daily_rate_unit, series_info};
-use crate::tools::args::SimulateRequest;
+use crate::series::Kind;
 
 /// A list of `(key, value)` pairs serialised as a JSON object in this order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Ordered<V>(pub Vec<(String, V)>);
+
+impl<V> Default for Ordered<V> {
+    fn default() -> Self {
+        Ordered(Vec::new())
+    }
+}
 
 impl<V: Serialize> Serialize for Ordered<V> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -25,10 +29,27 @@ impl<V: Serialize> Serialize for Ordered<V> {
     }
 }
 
+impl<V> Ordered<V> {
+    /// Appends `key: value`.
+    pub fn push(&mut self, key: impl Into<String>, value: V) {
+        self.0.push((key.into(), value));
+    }
+
+    /// Whether it has no entry.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// `skip_serializing_if` for empty [`Ordered`] maps.
+pub fn is_empty<V>(map: &Ordered<V>) -> bool {
+    map.is_empty()
+}
+
 /// The dates of one series: value `i` is on `start_date + i * timestep_days`.
 ///
-/// A series with no value in the weekly window (a 1-year series of a forecast under a year,
-/// any series of a forecast with no Monday) has no dates: the API sends `null` for both.
+/// A series with no value in the window (a 1-year series of a short forecast, any series of a
+/// weekly window with no Monday) has no dates: both are `null`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SeriesDates {
     /// Date of the first value; `None` when there is none.
@@ -42,23 +63,33 @@ pub struct SeriesDates {
 }
 
 impl SeriesDates {
-    fn spanning(start_date: Option<NaiveDate>, timestep_days: u32, n_entries: usize) -> SeriesDates {
-        let start_date = start_date.filter(|_| n_entries > 0);
-        let last = n_entries.saturating_sub(1) as u64 * u64::from(timestep_days);
-        let end_date = start_date.map(|start| start + Days::new(last));
-        SeriesDates { start_date, end_date, n_entries, timestep_days }
+    /// The dates of `series` (`None` = no value), `step_days` apart.
+    pub fn of(series: Option<&Dated>, step_days: u32) -> SeriesDates {
+        match series {
+            Some(series) => SeriesDates {
+                start_date: Some(series.start),
+                end_date: series.end(),
+                n_entries: series.values.len(),
+                timestep_days: series.step_days,
+            },
+            None => SeriesDates { start_date: None, end_date: None, n_entries: 0, timestep_days: step_days },
+        }
     }
 }
 
 /// Unit, kind and meaning of one returned key.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct UnitInfo {
-    unit: String,
-    kind: Kind,
-    meaning: String,
+    /// The unit of each value.
+    pub unit: String,
+    /// Stock, flow, cumulative, ratio or index.
+    pub kind: Kind,
+    /// One line on what it is.
+    pub meaning: String,
 }
 
-/// Which snapshot the numbers come from.
+/// Which snapshot the numbers come from; in every result, so that no number is quoted without
+/// knowing whether it is real network data.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DataSource {
     /// `spacescope` (live network data), `import` or `demo`.
@@ -75,239 +106,34 @@ pub struct DataSource {
     pub is_demo: bool,
 }
 
-/// The part of the API's `/simulate` answer this server reads (`docs/API.md`).
-#[derive(Debug, Deserialize)]
-struct SimulateResponse {
-    input: SimulateInput,
-    simulation_output: BTreeMap<String, Vec<Option<f64>>>,
-}
-
-#[derive(Debug, Deserialize)]
-struct SimulateInput {
-    #[serde(default)]
-    current_date: Option<String>,
-    /// `null` when no Monday falls in the forecast window.
-    sim_start_date: Option<NaiveDate>,
-    sim_end_date: Option<NaiveDate>,
-    timestep_days: u32,
-    n_entries: usize,
-    #[serde(default)]
-    snapshot: DataSource,
-    #[serde(default)]
-    series_dates: BTreeMap<String, SeriesDates>,
-    /// The echoed parameters (`rbp`, `rr`, ...) and anything else the API adds.
-    #[serde(flatten)]
-    rest: Map<String, Value>,
-}
-
-/// The `simulate` tool's result.
-#[derive(Debug, Serialize)]
-pub struct SimulateResult {
-    /// One line: the inputs used and where each came from.
-    pub explanation: String,
-    data: DataSource,
-    current_date: Option<String>,
-    sim_start_date: Option<NaiveDate>,
-    sim_end_date: Option<NaiveDate>,
-    timestep_days: u32,
-    n_entries: usize,
-    inputs_used: Ordered<Value>,
-    series_dates: Ordered<SeriesDates>,
-    units: Ordered<UnitInfo>,
-    series: Ordered<Vec<Option<f64>>>,
-    #[serde(skip_serializing_if = "is_empty")]
-    daily_rates: Ordered<Vec<Option<f64>>>,
-}
-
-fn is_empty<V>(map: &Ordered<V>) -> bool {
-    map.0.is_empty()
-}
-
-impl SimulateResult {
-    /// How many series (including daily rates) the result holds, and their total length.
-    pub fn series_sizes(&self) -> (usize, usize) {
-        let all = self.series.0.iter().chain(&self.daily_rates.0);
-        all.fold((0, 0), |(count, values), (_, v)| (count + 1, values + v.len()))
+impl DataSource {
+    /// Sets `is_demo` from `source`.
+    pub fn labelled(mut self) -> DataSource {
+        self.is_demo = self.source.as_deref() == Some("demo");
+        self
     }
 
-    /// The most characters one series (or daily rate) adds to a result whose text is
-    /// `total_chars` long: its largest values list, plus an even share of everything else (its
-    /// dates and units grow with the series count; the fixed part is shared out too, which only
-    /// overestimates). Advice on how many series fit in one result is based on it, so that
-    /// following the advice works for any choice of series, not just for average ones.
-    pub fn max_series_cost(&self, total_chars: usize) -> usize {
-        let sizes: Vec<usize> = self
-            .series
-            .0
-            .iter()
-            .chain(&self.daily_rates.0)
-            .map(|(name, values)| name.len() + 3 + serde_json::to_string(values).map_or(0, |t| t.len()))
-            .collect();
-        let shared = total_chars.saturating_sub(sizes.iter().sum()) / sizes.len().max(1);
-        sizes.iter().max().copied().unwrap_or(0) + shared
-    }
-}
-
-/// The API parameters, in the order of `docs/API.md`, with how to describe each.
-const PARAMETERS: [(&str, &str, DefaultFrom); 10] = [
-    ("rbp", " PiB/day", DefaultFrom::Snapshot),
-    ("rr", "", DefaultFrom::Snapshot),
-    ("fpr", "", DefaultFrom::Snapshot),
-    ("lock_target", "", DefaultFrom::Model),
-    ("forecast_length_days", " days", DefaultFrom::Model),
-    ("sector_duration_days", " days", DefaultFrom::Model),
-    ("fil_plus_m", "", DefaultFrom::Model),
-    ("qa_renew_relative_multiplier", "", DefaultFrom::Model),
-    ("burn_boost", "", DefaultFrom::Model),
-    ("use_available_supply", "", DefaultFrom::Model),
-];
-
-/// Where a parameter's value comes from when the caller does not give it.
-#[derive(Clone, Copy)]
-enum DefaultFrom {
-    /// The snapshot's smoothed recent value.
-    Snapshot,
-    /// The model's fixed default.
-    Model,
-}
-
-/// Summarises a list parameter; echoes a scalar.
-fn summarize(value: &Value) -> Value {
-    let Value::Array(items) = value else { return value.clone() };
-    let numbers: Vec<f64> = items.iter().filter_map(Value::as_f64).collect();
-    let min = numbers.iter().copied().fold(f64::INFINITY, f64::min);
-    let max = numbers.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    serde_json::json!({
-        "list_of": items.len(),
-        "first": items.first(),
-        "last": items.last(),
-        "min": if numbers.is_empty() { Value::Null } else { min.into() },
-        "max": if numbers.is_empty() { Value::Null } else { max.into() },
-    })
-}
-
-fn describe_value(value: &Value, unit: &str) -> String {
-    match value {
-        Value::Array(items) => {
-            let first = items.first().map(Value::to_string).unwrap_or_default();
-            let last = items.last().map(Value::to_string).unwrap_or_default();
-            format!("a {}-day list ({first} to {last}{unit})", items.len())
+    /// In words, for explanations: "DEMO data (demo snapshot up to 2025-09-09), not the real
+    /// network" or "spacescope snapshot up to 2025-09-09".
+    pub fn note(&self) -> String {
+        let source = self.source.as_deref().unwrap_or("unknown");
+        let through = self.current_date.as_deref().map(|d| format!(" up to {d}")).unwrap_or_default();
+        if self.is_demo {
+            format!("DEMO data ({source} snapshot{through}), not the real network")
+        } else {
+            format!("{source} snapshot{through}")
         }
-        other => format!("{other}{unit}"),
     }
-}
-
-fn data_note(data: &DataSource) -> String {
-    let source = data.source.as_deref().unwrap_or("unknown");
-    let through = data.current_date.as_deref().map(|d| format!(" up to {d}")).unwrap_or_default();
-    if data.is_demo {
-        format!("DEMO data ({source} snapshot{through}), not the real network")
-    } else {
-        format!("{source} snapshot{through}")
-    }
-}
-
-/// Builds the `simulate` result from the API's answer.
-pub fn simulate_result(request: &SimulateRequest, answer: Value) -> Result<SimulateResult, ApiError> {
-    let answer: SimulateResponse = serde_json::from_value(answer)
-        .map_err(|err| ApiError::InvalidResponse(format!("/simulate answer: {err}")))?;
-    let input = answer.input;
-    let mut data = input.snapshot;
-    data.is_demo = data.source.as_deref() == Some("demo");
-    if data.current_date.is_none() {
-        data.current_date.clone_from(&input.current_date);
-    }
-
-    let mut inputs_used = Vec::new();
-    let mut parts = Vec::new();
-    for (name, unit, default) in PARAMETERS {
-        let Some(value) = input.rest.get(name) else { continue };
-        inputs_used.push((name.to_string(), summarize(value)));
-        let origin = match (request.given.contains(&name), default) {
-            (true, _) => "given",
-            (false, DefaultFrom::Snapshot) => "snapshot default",
-            (false, DefaultFrom::Model) => "default",
-        };
-        parts.push(format!("{name} {} ({origin})", describe_value(value, unit)));
-    }
-    let forecast_len = input.rest.get("forecast_length_days").and_then(Value::as_u64);
-    let window = match (input.sim_start_date, input.sim_end_date) {
-        (Some(start), Some(end)) => format!("Weekly values (Mondays) from {start} to {end}."),
-        // The API samples the window's Mondays; a window of a few days may hold none.
-        _ => format!(
-            "No weekly values: no Monday falls in the {}-day forecast window from {}; ask for a \
-             forecast of at least 7 days.",
-            forecast_len.map_or_else(|| "?".to_string(), |f| f.to_string()),
-            input.current_date.as_deref().unwrap_or("the current date"),
-        ),
-    };
-    let mut explanation = format!("Inputs used: {}. Data: {}. {window}", parts.join(", "), data_note(&data));
-
-    let mut output = answer.simulation_output;
-    let mut series = Vec::new();
-    let mut series_dates = Vec::new();
-    let mut units = Vec::new();
-    let mut daily_rates = Vec::new();
-    for metric in &request.metrics {
-        let name = metric.as_str();
-        let values = output.remove(name).ok_or_else(|| {
-            ApiError::InvalidResponse(format!("/simulate did not return the series {name}"))
-        })?;
-        let dates = input.series_dates.get(name).cloned().unwrap_or_else(|| {
-            SeriesDates::spanning(input.sim_start_date, input.timestep_days, values.len())
-        });
-        if values.is_empty() && input.n_entries > 0 && metric.axis() == Axis::OneYear {
-            explanation.push_str(&format!(
-                " {name} has no values: a 1-year series ends 364 days before the forecast does; \
-                 ask for a forecast of at least 371 days."
-            ));
-        }
-        let info = series_info(*metric);
-        units.push((
-            name.to_string(),
-            UnitInfo { unit: info.unit.into(), kind: info.kind, meaning: info.meaning.into() },
-        ));
-        if info.kind == Kind::Cumulative {
-            let key = daily_rate_key(*metric);
-            daily_rates.push((key.clone(), daily_rate(&values, dates.timestep_days)));
-            units.push((key.clone(), UnitInfo {
-                unit: daily_rate_unit(*metric),
-                kind: Kind::Flow,
-                meaning: format!(
-                    "average increase of {name} per day over the {} days ending on each date (entry 0 is null)",
-                    dates.timestep_days
-                ),
-            }));
-            series_dates.push((key, dates.clone()));
-        }
-        series_dates.push((name.to_string(), dates));
-        series.push((name.to_string(), values));
-    }
-    // Rates after their series in `series_dates`, as in `daily_rates`.
-    series_dates.sort_by_key(|(key, _)| key.ends_with("_daily_rate"));
-
-    Ok(SimulateResult {
-        explanation,
-        data,
-        current_date: input.current_date,
-        sim_start_date: input.sim_start_date,
-        sim_end_date: input.sim_end_date,
-        timestep_days: input.timestep_days,
-        n_entries: input.n_entries,
-        inputs_used: Ordered(inputs_used),
-        series_dates: Ordered(series_dates),
-        units: Ordered(units),
-        series: Ordered(series),
-        daily_rates: Ordered(daily_rates),
-    })
 }
 
 /// The `get_historical_data` result: the API's `data` object with an `end_date` added to each
-/// `field_meta` entry, and a summary line.
+/// `field_meta` entry, a summary line and the demo flag.
 #[derive(Debug, Serialize)]
 pub struct HistoricalResult {
     /// One line: the data source, its dates, and where each field's dates are.
     pub summary: String,
+    /// The data source (with `is_demo`).
+    pub data_source: DataSource,
     /// True when the API serves demo data.
     pub is_demo: bool,
     /// The API's `data` object.
@@ -341,23 +167,23 @@ pub fn historical_result(answer: Value) -> Result<HistoricalResult, ApiError> {
             add_end_date(meta);
         }
     }
-    let text = |key: &str| data.get(key).and_then(Value::as_str).unwrap_or("?").to_string();
-    let is_demo = data.get("source").and_then(Value::as_str) == Some("demo");
-    let source = DataSource {
-        source: data.get("source").and_then(Value::as_str).map(String::from),
-        current_date: data.get("current_date").and_then(Value::as_str).map(String::from),
-        is_demo,
-        ..DataSource::default()
-    };
+    let text = |key: &str| data.get(key).and_then(Value::as_str).map(String::from);
+    let data_source = DataSource {
+        source: text("source"),
+        start_date: text("start_date"),
+        current_date: text("current_date"),
+        is_demo: false,
+    }
+    .labelled();
     let summary = format!(
-        "Network history from the {}, {} to {}, weekly. Each field's unit and dates are in \
+        "Network history from the {}, {} to {}, weekly (Mondays). Each field's unit and dates are in \
          field_meta[field] (start_date, end_date, n_entries, timestep_days); value i is on \
          start_date + i * timestep_days days.",
-        data_note(&source),
-        text("start_date"),
-        text("current_date"),
+        data_source.note(),
+        text("start_date").unwrap_or_else(|| "?".into()),
+        text("current_date").unwrap_or_else(|| "?".into()),
     );
-    Ok(HistoricalResult { summary, is_demo, data })
+    Ok(HistoricalResult { summary, is_demo: data_source.is_demo, data_source, data })
 }
 
 /// Adds `end_date = start_date + (n_entries - 1) * timestep_days` to one `field_meta` entry, so
@@ -369,133 +195,19 @@ fn add_end_date(meta: &mut Value) {
     }
     let start = meta.get("start_date").and_then(Value::as_str).and_then(|s| s.parse::<NaiveDate>().ok());
     let n_entries = meta.get("n_entries").and_then(Value::as_u64);
-    let step = meta.get("timestep_days").and_then(Value::as_u64);
-    if let (Some(start), Some(n_entries), Some(step)) = (start, n_entries, step)
-        && let Ok(step) = u32::try_from(step)
-        && let Some(end_date) = SeriesDates::spanning(Some(start), step, n_entries as usize).end_date
-    {
-        meta.insert("end_date".into(), Value::String(end_date.to_string()));
+    let step = meta.get("timestep_days").and_then(Value::as_u64).and_then(|s| u32::try_from(s).ok());
+    if let (Some(start), Some(n_entries), Some(step)) = (start, n_entries, step) {
+        let series = Dated { start, step_days: step.max(1), values: vec![None; n_entries as usize] };
+        if let Some(end_date) = series.end() {
+            meta.insert("end_date".into(), Value::String(end_date.to_string()));
+        }
     }
-}
-
-/// The series names as one comma-separated string.
-pub fn metric_list(metrics: &[SeriesName]) -> String {
-    metrics.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(", ")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tools::args::{SimulateArgs, parse_args};
     use serde_json::json;
-
-    fn request(args: Value) -> SimulateRequest {
-        let Value::Object(map) = args else { panic!() };
-        parse_args::<SimulateArgs>("simulate", map).unwrap().validate().unwrap()
-    }
-
-    /// An answer of the shape `docs/API.md` documents, for checking the shaping only (the
-    /// integration tests compare against the real API).
-    fn api_shaped_answer() -> Value {
-        json!({
-            "input": {
-                "rbp": 2.5, "rr": [0.5, 0.6, 0.7], "fpr": 0.8, "lock_target": 0.3,
-                "forecast_length_days": 3, "sector_duration_days": 540, "fil_plus_m": 10.0,
-                "qa_renew_relative_multiplier": 1.0, "burn_boost": 1.0, "use_available_supply": false,
-                "output": ["cum_network_reward", "1y_sector_roi"],
-                "explanation": "…",
-                "snapshot": { "source": "demo", "start_date": "2022-10-10", "current_date": "2025-09-09" },
-                "current_date": "2025-09-09", "sim_start_date": "2025-09-15", "sim_end_date": "2025-09-29",
-                "timestep_days": 7, "n_entries": 3,
-                "series_dates": {
-                    "cum_network_reward": { "start_date": "2025-09-15", "end_date": "2025-09-29", "n_entries": 3, "timestep_days": 7 }
-                }
-            },
-            "simulation_output": {
-                "cum_network_reward": [700.0, 770.0, 847.0],
-                "1y_sector_roi": [0.1, null]
-            }
-        })
-    }
-
-    #[test]
-    fn simulate_result_has_dates_units_explanation_and_daily_rates() {
-        let request = request(json!({
-            "rr": [0.5, 0.6, 0.7], "requested_metrics": ["cum_network_reward", "1y_sector_roi"]
-        }));
-        let result = simulate_result(&request, api_shaped_answer()).unwrap();
-        let value = serde_json::to_value(&result).unwrap();
-        assert_eq!(value["series"]["cum_network_reward"], json!([700.0, 770.0, 847.0]));
-        assert_eq!(value["daily_rates"]["cum_network_reward_daily_rate"], json!([null, 10.0, 11.0]));
-        assert_eq!(value["units"]["cum_network_reward_daily_rate"]["unit"], "FIL/day");
-        assert_eq!(value["units"]["1y_sector_roi"]["kind"], "ratio");
-        // A series the API gave no dates for gets them from the top-level dates.
-        assert_eq!(
-            value["series_dates"]["1y_sector_roi"],
-            json!({"start_date": "2025-09-15", "end_date": "2025-09-22", "n_entries": 2, "timestep_days": 7})
-        );
-        assert_eq!(value["data"]["is_demo"], true);
-        assert_eq!(
-            value["inputs_used"]["rr"],
-            json!({"list_of": 3, "first": 0.5, "last": 0.7, "min": 0.5, "max": 0.7})
-        );
-        let explanation = &result.explanation;
-        for expected in [
-            "rbp 2.5 PiB/day (snapshot default)",
-            "rr a 3-day list (0.5 to 0.7) (given)",
-            "lock_target 0.3 (default)",
-            "DEMO data (demo snapshot up to 2025-09-09)",
-            "from 2025-09-15 to 2025-09-29",
-        ] {
-            assert!(explanation.contains(expected), "missing {expected:?} in {explanation}");
-        }
-        assert!(!explanation.contains('\n'));
-        assert_eq!(result.series_sizes(), (3, 8));
-        // The text form keeps the reading order: explanation first, series last.
-        let text = serde_json::to_string(&result).unwrap();
-        assert!(text.starts_with("{\"explanation\""));
-        assert!(text.find("\"series\"").unwrap() > text.find("\"units\"").unwrap());
-    }
-
-    #[test]
-    fn series_without_values_keep_null_dates_and_are_explained() {
-        // As the API answers a 60-day forecast: the 1-year series has no value in the window.
-        let mut answer = api_shaped_answer();
-        answer["input"]["series_dates"]["1y_sector_roi"] =
-            json!({"start_date": null, "end_date": null, "n_entries": 0, "timestep_days": 7});
-        answer["simulation_output"]["1y_sector_roi"] = json!([]);
-        let request = request(json!({"requested_metrics": ["cum_network_reward", "1y_sector_roi"]}));
-        let result = simulate_result(&request, answer.clone()).unwrap();
-        let value = serde_json::to_value(&result).unwrap();
-        assert_eq!(value["series"]["1y_sector_roi"], json!([]));
-        assert_eq!(value["series_dates"]["1y_sector_roi"]["start_date"], Value::Null);
-        assert!(result.explanation.contains("1y_sector_roi has no values"), "{}", result.explanation);
-
-        // A window with no Monday: no values and no dates at all.
-        answer["input"]["sim_start_date"] = Value::Null;
-        answer["input"]["sim_end_date"] = Value::Null;
-        answer["input"]["n_entries"] = json!(0);
-        answer["input"]["series_dates"]["cum_network_reward"] =
-            answer["input"]["series_dates"]["1y_sector_roi"].clone();
-        answer["simulation_output"]["cum_network_reward"] = json!([]);
-        let result = simulate_result(&request, answer).unwrap();
-        let value = serde_json::to_value(&result).unwrap();
-        assert_eq!(value["sim_start_date"], Value::Null);
-        assert_eq!(value["daily_rates"]["cum_network_reward_daily_rate"], json!([]));
-        assert!(
-            result.explanation.contains("no Monday falls in the 3-day forecast window"),
-            "{}",
-            result.explanation
-        );
-        assert!(!result.explanation.contains("1y_sector_roi has no values"), "{}", result.explanation);
-    }
-
-    #[test]
-    fn a_missing_series_is_an_invalid_response() {
-        let request = request(json!({"requested_metrics": ["circ_supply"]}));
-        let err = simulate_result(&request, api_shaped_answer()).unwrap_err();
-        assert!(err.to_string().contains("did not return the series circ_supply"), "{err}");
-    }
 
     #[test]
     fn historical_field_meta_gets_end_dates() {
@@ -511,8 +223,21 @@ mod tests {
         assert_eq!(result.data["field_meta"]["circ_supply"]["end_date"], "2025-09-01");
         assert_eq!(result.data["field_meta"]["renewal_rate"]["end_date"], "2025-03-17");
         assert!(!result.is_demo);
+        assert!(!result.data_source.is_demo);
         assert!(result.summary.contains("spacescope snapshot up to 2025-09-09, 2022-10-10 to 2025-09-09"));
         assert_eq!(result.field_sizes()[0].0, "circ_supply");
         assert!(historical_result(json!({"nope": 1})).is_err());
+    }
+
+    #[test]
+    fn data_notes_say_demo_loudly() {
+        let demo = DataSource {
+            source: Some("demo".into()),
+            current_date: Some("2025-09-09".into()),
+            ..DataSource::default()
+        }
+        .labelled();
+        assert!(demo.is_demo);
+        assert_eq!(demo.note(), "DEMO data (demo snapshot up to 2025-09-09), not the real network");
     }
 }

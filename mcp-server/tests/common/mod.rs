@@ -109,8 +109,13 @@ impl InProcessServer {
         let addr = listener.local_addr().unwrap();
         let shutdown = CancellationToken::new();
         let app = mcp_server::http::router(server, &config, shutdown.child_token());
-        let task =
-            tokio::spawn(mcp_server::http::serve(listener, app, shutdown.clone(), Duration::from_secs(2)));
+        let task = tokio::spawn(mcp_server::http::serve(
+            listener,
+            app,
+            config.limits,
+            shutdown.clone(),
+            Duration::from_secs(2),
+        ));
         InProcessServer { addr, shutdown, task }
     }
 
@@ -190,22 +195,77 @@ pub fn text(result: &CallToolResult) -> &str {
         .expect("a text block")
 }
 
-/// Checks the four tools, their order and that each input schema is a valid JSON Schema
-/// (draft 2020-12) of an object.
-pub fn assert_four_valid_tools(tools: &[Tool]) {
+/// The tools, in `tools/list` order.
+pub const TOOL_NAMES: [&str; 9] = [
+    "fetch_context",
+    "simulate",
+    "get_historical_data",
+    "provide_plot",
+    "compare_scenarios",
+    "forecast_range",
+    "sweep",
+    "solve_for",
+    "sensitivity",
+];
+
+/// Problems that make a schema unportable: a `format` (ajv's default mode throws on unknown
+/// ones such as `double`), a type array (`["number", "null"]`, flagged by the MCP Inspector), a
+/// `$ref`.
+pub fn portability_problems(path: &str, schema: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    match schema {
+        Value::Object(map) => {
+            // Keyword values are strings; a property *named* "format" or "type" has a schema.
+            for (key, bad) in [
+                ("format", map.get("format").is_some_and(Value::is_string)),
+                ("$ref", map.get("$ref").is_some_and(Value::is_string)),
+            ] {
+                if bad {
+                    problems.push(format!("{path}: {key}"));
+                }
+            }
+            if map.get("type").is_some_and(Value::is_array) {
+                problems.push(format!("{path}: type array {}", map["type"]));
+            }
+            for (key, value) in map {
+                problems.extend(portability_problems(&format!("{path}.{key}"), value));
+            }
+        }
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                problems.extend(portability_problems(&format!("{path}[{i}]"), item));
+            }
+        }
+        _ => {}
+    }
+    problems
+}
+
+/// Checks the tools, their order, and that each input and output schema is a valid, portable
+/// JSON Schema (draft 2020-12) of an object; and the annotations every tool has.
+pub fn assert_valid_tools(tools: &[Tool]) {
     let names: Vec<&str> = tools.iter().map(|tool| tool.name.as_ref()).collect();
-    assert_eq!(names, ["fetch_context", "simulate", "get_historical_data", "provide_plot"]);
+    assert_eq!(names, TOOL_NAMES);
     for tool in tools {
-        let schema = Value::Object((*tool.input_schema).clone());
-        assert_eq!(schema["type"], "object", "{}", tool.name);
-        if let Err(err) = jsonschema::draft202012::meta::validate(&schema) {
-            panic!("{}: invalid schema ({err}): {schema}", tool.name);
+        let output = tool.output_schema.as_ref().unwrap_or_else(|| panic!("{}: no output schema", tool.name));
+        for (kind, schema) in [("input", &tool.input_schema), ("output", output)] {
+            let schema = Value::Object((**schema).clone());
+            assert_eq!(schema["type"], "object", "{} {kind}", tool.name);
+            if let Err(err) = jsonschema::draft202012::meta::validate(&schema) {
+                panic!("{} {kind}: invalid schema ({err}): {schema}", tool.name);
+            }
+            let problems = portability_problems(&format!("{} {kind}", tool.name), &schema);
+            assert!(problems.is_empty(), "{problems:#?}");
         }
         assert!(
             tool.description.as_ref().is_some_and(|d| d.len() > 100),
             "{} needs a description",
             tool.name
         );
+        assert!(tool.title.is_some(), "{} needs a title", tool.name);
+        let annotations =
+            tool.annotations.as_ref().unwrap_or_else(|| panic!("{}: no annotations", tool.name));
+        assert_eq!(annotations.read_only_hint, Some(true), "{}", tool.name);
     }
 }
 

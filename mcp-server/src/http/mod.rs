@@ -20,6 +20,17 @@
 //! rmcp itself checks `Host` (DNS rebinding; `MCP_ALLOWED_HOSTS` adds public names) and, when a
 //! list of origins is configured, `Origin`. tower-http adds CORS headers (exposing
 //! `Mcp-Session-Id`), and an optional bearer token (`MCP_AUTH_TOKEN`) guards `/mcp`.
+//!
+//! Every request is bounded before any work starts ([`HttpLimits`]): headers within a deadline
+//! and a bounded number of connections ([`serve`]), the body within a size limit and a deadline,
+//! large or value-heavy bodies only a few at a time ([`body`]), and the JSON checked for its
+//! number of values and depth without building a tree ([`scan`]) before rmcp parses it.
+
+pub mod body;
+pub mod scan;
+pub mod serve;
+
+pub use serve::serve;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,18 +41,58 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
+use futures_util::StreamExt;
 use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
 use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 
 use crate::config::{HttpConfig, OriginPolicy};
 use crate::tools::MechafilServer;
 
-/// Largest request body accepted on `/mcp` (as rmcp's default).
-pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+/// The bounds every HTTP request is held to (see the module documentation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpLimits {
+    /// Time for a request's headers to arrive, and for a kept-alive connection to start its
+    /// next request.
+    pub header_read_timeout: Duration,
+    /// Time for a request's body to arrive once its headers have.
+    pub body_timeout: Duration,
+    /// Most open connections.
+    pub max_connections: usize,
+    /// Largest body.
+    pub max_body_bytes: usize,
+    /// Bodies up to this size (and [`HttpLimits::small_body_values`]) need no permit.
+    pub small_body_bytes: usize,
+    /// Bodies with more JSON values than this need a permit.
+    pub small_body_values: usize,
+    /// Most large requests in flight.
+    pub max_large_requests: usize,
+    /// Most JSON values in one body.
+    pub max_json_values: usize,
+    /// Deepest JSON nesting in one body.
+    pub max_json_depth: usize,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        HttpLimits {
+            header_read_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(20),
+            max_connections: 512,
+            // Six per-day lists of 7,300 numbers at full precision are about 1 MB.
+            max_body_bytes: 2 * 1024 * 1024,
+            small_body_bytes: 64 * 1024,
+            small_body_values: 2_000,
+            max_large_requests: 4,
+            max_json_values: 60_000,
+            max_json_depth: 32,
+        }
+    }
+}
 
 const MCP_SESSION_ID: HeaderName = HeaderName::from_static("mcp-session-id");
 const MCP_PROTOCOL_VERSION: HeaderName = HeaderName::from_static("mcp-protocol-version");
@@ -55,6 +106,9 @@ struct McpEndpoint {
     /// Answers plain JSON when the handler's first message is the final answer.
     json: McpService,
     auth_token: Option<Arc<str>>,
+    limits: HttpLimits,
+    /// Permits for large requests ([`HttpLimits::max_large_requests`]).
+    large: Arc<Semaphore>,
 }
 
 /// The HTTP app. `shutdown` ends open SSE streams when cancelled, so a graceful shutdown does
@@ -64,7 +118,7 @@ pub fn router(server: MechafilServer, config: &HttpConfig, shutdown: Cancellatio
         .with_legacy_session_mode(false)
         .with_sse_keep_alive(Some(Duration::from_secs(15)))
         .with_sse_retry(None)
-        .with_max_request_body_bytes(MAX_BODY_BYTES)
+        .with_max_request_body_bytes(config.limits.max_body_bytes)
         .with_cancellation_token(shutdown)
         .with_allowed_hosts(config.host_allow_list());
     if let OriginPolicy::List(origins) = &config.allowed_origins {
@@ -82,6 +136,8 @@ pub fn router(server: MechafilServer, config: &HttpConfig, shutdown: Cancellatio
         sse: make(false),
         json: make(true),
         auth_token: config.auth_token.as_deref().map(Arc::from),
+        limits: config.limits,
+        large: Arc::new(Semaphore::new(config.limits.max_large_requests.max(1))),
     };
 
     Router::new()
@@ -186,29 +242,34 @@ fn authorized(headers: &HeaderMap, token: &str) -> bool {
         })
 }
 
-/// What [`normalize_body`] found in a POST body.
-#[derive(Debug, Default, PartialEq, Eq)]
-struct BodyFacts {
-    /// The message is an `initialize` request: its answer gets a session id.
-    initialize: bool,
+/// A notification sent with an id becomes a `ping` with that id (see the module docs); every
+/// other body is left for rmcp to judge. `facts` come from the body's [`scan`].
+fn normalize_body(body: Bytes, facts: &scan::Facts) -> Bytes {
+    match (&facts.method, &facts.id) {
+        (Some(method), Some(id)) if method.starts_with("notifications/") => {
+            tracing::debug!(method, "notification sent with an id: answering it as a ping");
+            Bytes::from(json!({ "jsonrpc": "2.0", "id": id, "method": "ping" }).to_string())
+        }
+        _ => body,
+    }
 }
 
-/// Rewrites a notification sent with an id into a `ping` with that id (see the module docs);
-/// leaves every other body untouched for rmcp to judge.
-fn normalize_body(body: Bytes) -> (Bytes, BodyFacts) {
-    let Ok(Value::Object(message)) = serde_json::from_slice::<Value>(&body) else {
-        return (body, BodyFacts::default());
-    };
-    let method = message.get("method").and_then(Value::as_str).unwrap_or_default();
-    let facts = BodyFacts { initialize: method == "initialize" };
-    match message.get("id") {
-        Some(id) if method.starts_with("notifications/") && !id.is_null() => {
-            tracing::debug!(method, "notification sent with an id: answering it as a ping");
-            let ping = json!({ "jsonrpc": "2.0", "id": id, "method": "ping" });
-            (Bytes::from(ping.to_string()), facts)
-        }
-        _ => (body, facts),
-    }
+/// A JSON-RPC error answer with `status` (the request's `id` when it had one).
+fn jsonrpc_error(status: StatusCode, id: Option<Value>, code: i32, message: String) -> Response {
+    let body = json!({ "jsonrpc": "2.0", "id": id, "error": { "code": code, "message": message } });
+    (status, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
+}
+
+/// `response` with `permit` held until its body has been sent (SSE answers stream on after the
+/// handler returns).
+fn hold_until_sent(response: Response, permit: Option<OwnedSemaphorePermit>) -> Response {
+    let Some(permit) = permit else { return response };
+    let (parts, body) = response.into_parts();
+    let stream = body.into_data_stream().map(move |chunk| {
+        let _held = &permit;
+        chunk
+    });
+    Response::from_parts(parts, Body::from_stream(stream))
 }
 
 async fn mcp_endpoint(State(endpoint): State<McpEndpoint>, request: Request) -> Response {
@@ -235,11 +296,68 @@ async fn mcp_endpoint(State(endpoint): State<McpEndpoint>, request: Request) -> 
         );
     };
     let (mut parts, body) = request.into_parts();
-    let body = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
-        Ok(body) => body,
-        Err(_) => return plain(StatusCode::PAYLOAD_TOO_LARGE, "Payload Too Large: the body is over 4 MiB"),
+    let limits = endpoint.limits;
+    let deadline = tokio::time::Instant::now() + limits.body_timeout;
+    let content_length = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let (body, mut permit) = match body::read(body, content_length, &limits, &endpoint.large, deadline).await
+    {
+        Ok(read) => read,
+        Err(err) => {
+            let (status, close) = match err {
+                body::BodyError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, true),
+                body::BodyError::Timeout(_) => (StatusCode::REQUEST_TIMEOUT, true),
+                body::BodyError::Busy => (StatusCode::SERVICE_UNAVAILABLE, false),
+                body::BodyError::Read(_) => (StatusCode::BAD_REQUEST, true),
+            };
+            let mut response =
+                plain(status, &format!("{}: {err}", status.canonical_reason().unwrap_or("Error")));
+            if close {
+                // The rest of the body may still be on its way: do not read it.
+                response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+            } else {
+                response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            return response;
+        }
     };
-    let (body, facts) = normalize_body(body);
+    let scan_limits =
+        scan::ScanLimits { max_values: limits.max_json_values, max_depth: limits.max_json_depth };
+    let facts = match scan::scan(&body, scan_limits) {
+        Ok(facts) => facts,
+        // rmcp answers a body that is not JSON with its parse error.
+        Err(scan::Refusal { error: scan::ScanError::NotJson(_), .. }) => scan::Facts::default(),
+        Err(scan::Refusal { error, id }) => {
+            return jsonrpc_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                id,
+                -32600,
+                format!(
+                    "{error}: send per-day lists of at most 7300 values, name series for provide_plot instead of \
+                     sending their numbers, and split large requests"
+                ),
+            );
+        }
+    };
+    // A small body with many values still builds a large tree in rmcp: it needs a permit too.
+    if permit.is_none() && facts.values > limits.small_body_values {
+        match body::large_permit(&endpoint.large, deadline).await {
+            Ok(taken) => permit = Some(taken),
+            Err(_) => {
+                let mut response = plain(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Service Unavailable: too many large requests at once",
+                );
+                response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                return response;
+            }
+        }
+    }
+    let initialize = facts.method.as_deref() == Some("initialize");
+    let body = normalize_body(body, &facts);
     // rmcp requires both media types in Accept; the framing was chosen above.
     parts.headers.insert(header::ACCEPT, HeaderValue::from_static("application/json, text/event-stream"));
     let request = Request::from_parts(parts, Body::from(body));
@@ -248,36 +366,13 @@ async fn mcp_endpoint(State(endpoint): State<McpEndpoint>, request: Request) -> 
         Framing::Json => &endpoint.json,
     };
     let mut response = service.handle(request).await.into_response();
-    if facts.initialize && response.status().is_success() {
+    if initialize && response.status().is_success() {
         let session_id = uuid::Uuid::new_v4().simple().to_string();
         if let Ok(value) = HeaderValue::from_str(&session_id) {
             response.headers_mut().insert(MCP_SESSION_ID, value);
         }
     }
-    response
-}
-
-/// Serves `app` on `listener` until `shutdown` is cancelled, then lets open requests finish for
-/// at most `grace`.
-pub async fn serve(
-    listener: TcpListener,
-    app: Router,
-    shutdown: CancellationToken,
-    grace: Duration,
-) -> std::io::Result<()> {
-    let stop = shutdown.clone();
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move { stop.cancelled().await });
-    let deadline = async {
-        shutdown.cancelled().await;
-        tokio::time::sleep(grace).await;
-    };
-    tokio::select! {
-        result = server.into_future() => result,
-        () = deadline => {
-            tracing::warn!(?grace, "requests still open after the shutdown grace period; exiting");
-            Ok(())
-        }
-    }
+    hold_until_sent(response, permit)
 }
 
 /// Binds `config.bind` and serves the app until `shutdown` is cancelled.
@@ -296,7 +391,7 @@ pub async fn run(
         "MCP server listening at /mcp (streamable HTTP, stateless)"
     );
     let app = router(server, config, shutdown.child_token());
-    serve(listener, app, shutdown, config.shutdown_grace).await.context("HTTP server failed")
+    serve(listener, app, config.limits, shutdown, config.shutdown_grace).await.context("HTTP server failed")
 }
 
 /// Completes on SIGINT or SIGTERM (Fly stops machines with SIGINT by default,
@@ -355,20 +450,24 @@ mod tests {
 
     #[test]
     fn notifications_with_an_id_become_pings() {
-        let body = Bytes::from(r#"{"jsonrpc":"2.0","id":7,"method":"notifications/initialized"}"#);
-        let (body, facts) = normalize_body(body);
+        let normalize = |text: &'static str| {
+            let body = Bytes::from(text);
+            let facts =
+                scan::scan(&body, scan::ScanLimits { max_values: 100, max_depth: 8 }).unwrap_or_default();
+            normalize_body(body, &facts)
+        };
+        let body = normalize(r#"{"jsonrpc":"2.0","id":7,"method":"notifications/initialized"}"#);
         assert_eq!(
             serde_json::from_slice::<Value>(&body).unwrap(),
             json!({"jsonrpc": "2.0", "id": 7, "method": "ping"})
         );
-        assert!(!facts.initialize);
-        let untouched = Bytes::from(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
-        assert_eq!(normalize_body(untouched.clone()).0, untouched);
-        let init = Bytes::from(r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}"#);
-        let (body, facts) = normalize_body(init.clone());
-        assert_eq!((body, facts.initialize), (init, true));
-        let garbage = Bytes::from("not json");
-        assert_eq!(normalize_body(garbage.clone()).0, garbage);
+        for untouched in [
+            r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}"#,
+            "not json",
+        ] {
+            assert_eq!(normalize(untouched), Bytes::from(untouched));
+        }
     }
 
     #[test]
