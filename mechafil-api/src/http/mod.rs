@@ -3,6 +3,8 @@
 //! - [`router`] builds the app from an [`AppState`]; [`run`] serves it on a listener until a
 //!   shutdown future resolves, then drains in-flight requests for a bounded time. Tests bind
 //!   port 0 and call these directly.
+//! - Request bodies are bounded before any work starts: [`body`] (size, deadline, admission of
+//!   large bodies) and [`json`] (duplicate keys, a cap on the number of values).
 //! - Submodules: [`request`] (parsing and validation), [`simulate`], [`historical`],
 //!   [`sampling`] (weekly Mondays), [`error`] (status codes and the error body), [`state`].
 //! - CPU work (simulation, serialisation) runs on the blocking pool via
@@ -31,6 +33,7 @@ pub mod body;
 pub mod cpu;
 pub mod error;
 pub mod historical;
+pub mod json;
 pub mod openapi;
 pub mod request;
 pub mod sampling;
@@ -62,6 +65,7 @@ pub fn router(state: AppState) -> Router {
         .route("/docs", get(openapi::docs_page))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(state.clone(), body::admit_large_bodies))
         .with_state(state)
         .layer(CompressionLayer::new())
         .layer(cors)

@@ -3,6 +3,7 @@
 
 use std::sync::{Arc, Mutex, RwLock};
 
+use super::body::LargeRequests;
 use super::cpu::CpuBudget;
 use super::error::ApiError;
 use crate::config::ApiConfig;
@@ -80,6 +81,7 @@ struct Inner {
     served: RwLock<Result<Arc<Served>, String>>,
     config: ApiConfig,
     cpu: CpuBudget,
+    large_requests: LargeRequests,
     started_at: DateTime<Utc>,
     data: DataSources,
     /// Held while an update runs: a second one gets 409 instead of queueing.
@@ -120,6 +122,7 @@ impl AppState {
                 // One core is left to the async runtime (HTTP I/O, /health) when there is
                 // more than one: with every core simulating, /health waited for OS time slices.
                 cpu: CpuBudget::for_this_machine(),
+                large_requests: LargeRequests::default(),
                 started_at: Utc::now(),
                 data,
                 update_lock: tokio::sync::Mutex::new(()),
@@ -211,6 +214,11 @@ impl AppState {
     /// The CPU budget every simulation, analysis and serialisation runs within.
     pub fn cpu(&self) -> &CpuBudget {
         &self.inner.cpu
+    }
+
+    /// The admission of large bodies (`/simulate/batch`, `/analyze/*`).
+    pub fn large_requests(&self) -> &LargeRequests {
+        &self.inner.large_requests
     }
 
     /// Runs CPU-bound `work` as one job of the CPU budget ([`CpuBudget::run`]), so simulations
