@@ -1,8 +1,8 @@
 //! The HTTP API (axum): routes, middleware and the serve loop. `docs/API.md` is the contract.
 //!
 //! - [`router`] builds the app from an [`AppState`]; [`run`] serves it on a listener until a
-//!   shutdown future resolves, then drains in-flight requests for a bounded time. Tests bind
-//!   port 0 and call these directly.
+//!   shutdown future resolves, then drains in-flight requests for a bounded time, within the
+//!   connection limits and timeouts of [`server`]. Tests bind port 0 and call these directly.
 //! - Request bodies are bounded before any work starts: [`body`] (size, deadline, admission of
 //!   large bodies) and [`json`] (duplicate keys, a cap on the number of values).
 //! - Submodules: [`request`] (parsing and validation), [`simulate`], [`historical`],
@@ -38,6 +38,7 @@ pub mod openapi;
 pub mod request;
 pub mod sampling;
 pub mod schedule;
+pub mod server;
 pub mod simulate;
 pub mod state;
 
@@ -75,33 +76,15 @@ pub fn router(state: AppState) -> Router {
         .layer(CatchPanicLayer::custom(|_| ApiError::Internal("a handler panicked".into()).into_response()))
 }
 
-/// Serves `app` on `listener` until `shutdown` resolves, then lets in-flight requests finish
-/// for at most `grace`.
+/// Serves `app` on `listener` with the default [`server::ServerLimits`] until `shutdown`
+/// resolves, then lets in-flight requests finish for at most `grace`.
 pub async fn run(
     listener: TcpListener,
     app: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
     grace: Duration,
 ) -> std::io::Result<()> {
-    let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
-        shutdown.await;
-        let _ = stopping_tx.send(());
-    });
-    let deadline = async move {
-        if stopping_rx.await.is_ok() {
-            tokio::time::sleep(grace).await;
-        } else {
-            std::future::pending::<()>().await;
-        }
-    };
-    tokio::select! {
-        result = server => result,
-        () = deadline => {
-            tracing::warn!(?grace, "shutdown grace period over; dropping remaining connections");
-            Ok(())
-        }
-    }
+    server::serve(listener, app, shutdown, grace, server::ServerLimits::default()).await
 }
 
 fn cors_layer(origins: Option<&[String]>) -> CorsLayer {
