@@ -19,6 +19,9 @@ pub struct ApiConfig {
     pub reload_trigger: Option<NaiveTime>,
     /// `SHUTDOWN_GRACE_SECS`: how long in-flight requests may finish after SIGINT/SIGTERM.
     pub shutdown_grace: Duration,
+    /// `MECHAFIL_UPDATE_DEADLINE_SECS`: how long one update from Spacescope may take before it
+    /// fails (and releases the update lock). Default 300 s.
+    pub update_deadline: Duration,
 }
 
 impl std::fmt::Debug for ApiConfig {
@@ -30,6 +33,7 @@ impl std::fmt::Debug for ApiConfig {
             .field("refresh_max_age", &self.refresh_max_age)
             .field("reload_trigger", &self.reload_trigger)
             .field("shutdown_grace", &self.shutdown_grace)
+            .field("update_deadline", &self.update_deadline)
             .finish()
     }
 }
@@ -42,6 +46,7 @@ impl Default for ApiConfig {
             refresh_max_age: Duration::from_secs(24 * 3600),
             reload_trigger: None,
             shutdown_grace: Duration::from_secs(10),
+            update_deadline: Duration::from_secs(300),
         }
     }
 }
@@ -96,6 +101,16 @@ impl ApiConfig {
                 problem: "expected a whole number of seconds".into(),
             })?;
         }
+        if let Some(value) = get("MECHAFIL_UPDATE_DEADLINE_SECS") {
+            config.update_deadline =
+                value.parse::<u64>().ok().filter(|secs| *secs > 0).map(Duration::from_secs).ok_or_else(
+                    || ConfigError {
+                        var: "MECHAFIL_UPDATE_DEADLINE_SECS",
+                        value: value.clone(),
+                        problem: "expected a whole number of seconds, at least 1".into(),
+                    },
+                )?;
+        }
         Ok(config)
     }
 }
@@ -132,6 +147,7 @@ mod tests {
         let c = config(&[]).unwrap();
         assert!(c.admin_token.is_none() && c.cors_origins.is_none() && c.reload_trigger.is_none());
         assert_eq!(c.refresh_max_age, Duration::from_secs(86_400));
+        assert_eq!(c.update_deadline, Duration::from_secs(300));
     }
 
     #[test]
@@ -150,6 +166,11 @@ mod tests {
         assert!(config(&[("RELOAD_TRIGGER", "25:00")]).is_err());
         assert!(config(&[("REFRESH_MAX_AGE", "soon")]).unwrap_err().to_string().contains("REFRESH_MAX_AGE"));
         assert_eq!(parse_duration("3600"), Some(Duration::from_secs(3600)));
+        let c = config(&[("MECHAFIL_UPDATE_DEADLINE_SECS", "90")]).unwrap();
+        assert_eq!(c.update_deadline, Duration::from_secs(90));
+        for bad in ["0", "5m", "-1"] {
+            assert!(config(&[("MECHAFIL_UPDATE_DEADLINE_SECS", bad)]).is_err(), "{bad}");
+        }
     }
 
     #[test]

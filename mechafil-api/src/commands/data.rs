@@ -76,7 +76,9 @@ pub async fn run(command: DataCommand, global: &GlobalArgs) -> anyhow::Result<()
                 .context("reading the Spacescope settings")?
                 .context("no Spacescope token: set SPACESCOPE_TOKEN or SPACESCOPE_AUTH_FILE")?;
             let opts = FetchOptions { start_date, current_date, window_days };
-            let meta = update_cache(&config, &store, &opts).await.context("update-cache failed")?;
+            let deadline =
+                crate::config::ApiConfig::from_env().context("reading the settings")?.update_deadline;
+            let meta = update_cache(&config, &store, &opts, deadline).await.context("update-cache failed")?;
             println!("activated {}", describe(&meta));
         }
         DataCommand::Import { file, start_date } => {

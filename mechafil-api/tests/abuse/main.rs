@@ -21,11 +21,103 @@ mod common;
 mod http_support;
 
 mod timeouts;
+mod updates;
 
-use std::time::Duration;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
+use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::net::{TcpListener, TcpStream};
+
+const BIN: &str = env!("CARGO_BIN_EXE_mechafil-api");
+
+/// `mechafil-api serve` on a free loopback port, its log (stderr) in a file.
+struct Binary {
+    child: Child,
+    base: String,
+}
+
+impl Binary {
+    /// Starts the binary on `data_dir` with `env` on top of a clean environment (no tokens).
+    fn start(data_dir: &Path, env: &[(&str, &str)]) -> Binary {
+        let log = data_dir.with_extension("log");
+        let mut command = Command::new(BIN);
+        command
+            .args(["serve", "--host", "127.0.0.1", "--port", "0"])
+            .env("MECHAFIL_DATA_DIR", data_dir)
+            .env_remove("SPACESCOPE_TOKEN")
+            .env_remove("SPACESCOPE_AUTH_FILE")
+            .env_remove("ADMIN_TOKEN")
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).unwrap());
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        let mut child = command.spawn().expect("start mechafil-api");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let Some(base) = line.split_whitespace().find(|w| w.starts_with("http://")) else {
+            let _ = child.wait();
+            panic!("no address in {line:?}; log:\n{}", std::fs::read_to_string(&log).unwrap_or_default());
+        };
+        Binary { base: base.to_string(), child }
+    }
+
+    async fn get(&self, path: &str) -> (u16, Value) {
+        let r = reqwest::get(format!("{}{path}", self.base)).await.unwrap();
+        (r.status().as_u16(), r.json().await.unwrap())
+    }
+
+    /// SIGTERM, then the exit status.
+    fn terminate(mut self) -> std::process::ExitStatus {
+        Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "no exit within 20 s of SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Binary {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A loopback server that accepts connections and never says a word: a Spacescope that hangs.
+struct SilentServer {
+    url: String,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl SilentServer {
+    async fn start() -> SilentServer {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let task = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((stream, _)) = listener.accept().await {
+                held.push(stream);
+            }
+        });
+        SilentServer { url, task }
+    }
+}
+
+impl Drop for SilentServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
 
 /// Connects to `base` (`http://127.0.0.1:port`).
 async fn connect(base: &str) -> TcpStream {
