@@ -140,14 +140,16 @@ pub async fn run(command: DataCommand, global: &GlobalArgs) -> anyhow::Result<()
 /// Opens the store, telling the operator when a damaged file was moved aside.
 async fn open_store(data_dir: &Path) -> anyhow::Result<SnapshotStore> {
     let dir = data_dir.to_path_buf();
-    let OpenedStore { store, moved_aside } = tokio::task::spawn_blocking(move || SnapshotStore::open(&dir))
-        .await
-        .context("the store task did not finish")?
-        .with_context(|| format!("opening the snapshot store in {}", data_dir.display()))?;
+    let OpenedStore { store, moved_aside, moved_aside_reason } =
+        tokio::task::spawn_blocking(move || SnapshotStore::open(&dir))
+            .await
+            .context("the store task did not finish")?
+            .with_context(|| format!("opening the snapshot store in {}", data_dir.display()))?;
     if let Some(aside) = moved_aside {
         eprintln!(
-            "warning: {} could not be opened; it was moved to {} and a new, empty store was created",
+            "warning: {} could not be opened ({}); it was moved to {} and a new, empty store was created",
             store.path().display(),
+            moved_aside_reason.unwrap_or_default(),
             aside.display()
         );
     }

@@ -4,7 +4,9 @@
 //! mechafil-api [serve] [--host H] [--port P]     # HOST / PORT, default 0.0.0.0:8000
 //! mechafil-api simulate [--full] --body '{"forecast_length_days": 365}'
 //! ```
-//! `serve` opens the store, loads the active snapshot (the demo when the store is empty),
+//! `serve` opens the store, loads the active snapshot (an older good one when it fails its
+//! checks, the demo when none passes or the store is empty; a store of a newer version is
+//! refused),
 //! listens, and refreshes from Spacescope in the background when the snapshot is stale and a
 //! token is configured. SIGINT/SIGTERM drain in-flight requests, then the store closes.
 //! `simulate` prints exactly what `POST /simulate` (or `/simulate/full`) would answer, offline.
@@ -20,9 +22,9 @@ use super::{GlobalArgs, init_tracing};
 use crate::config::ApiConfig;
 use crate::demo::demo_snapshot;
 use crate::http::simulate::{Resolution, simulate_json};
-use crate::http::{self, AppState, DataSources, Served, request, schedule};
+use crate::http::{self, AppState, DataSources, Served, StoreProblem, StoreProblemKind, request, schedule};
 use crate::spacescope::SpacescopeConfig;
-use crate::store::{SnapshotStore, StoredSnapshot, UpdateAttempt};
+use crate::store::{SnapshotStore, StoreError, StoredSnapshot, UpdateAttempt, files_moved_aside};
 
 /// Options of `serve`.
 #[derive(clap::Args, Debug, Clone)]
@@ -56,50 +58,104 @@ pub struct SimulateArgs {
     pub body: String,
 }
 
-/// The snapshot store, the snapshot to serve and the last update attempt, as found at start.
+/// The snapshot store, the snapshot to serve, the last update attempt and what is wrong with
+/// the store, as found at start.
 struct Loaded {
     store: Option<SnapshotStore>,
     stored: StoredSnapshot,
     last_update: Option<UpdateAttempt>,
+    problems: Vec<StoreProblem>,
 }
 
-/// Opens the store and loads its active snapshot; the demo when the store is empty or
-/// cannot be opened (the service still answers, labelled `demo`, and says why in the log).
-async fn load(data_dir: &Path) -> Loaded {
+fn problem(kind: StoreProblemKind, message: String) -> StoreProblem {
+    StoreProblem { kind, message }
+}
+
+/// Opens the store and picks the snapshot to serve: the active one when it passes its checks,
+/// else the newest one that does, else the demo (the service still answers, labelled `demo`).
+/// Whatever was wrong is logged and returned for `/health`. Fails only on a store written by a
+/// newer version, which must not be served over or moved aside.
+async fn load(data_dir: &Path) -> anyhow::Result<Loaded> {
     let dir = data_dir.to_path_buf();
-    let opened = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
-        let opened = SnapshotStore::open(&dir)?;
-        let active = opened.store.active()?;
-        let last = opened.store.last_update_attempt()?;
-        Ok((opened, active, last))
-    })
-    .await
-    .map_err(anyhow::Error::from)
-    .and_then(|r| r);
-    match opened {
-        Ok((opened, active, last_update)) => {
-            if let Some(aside) = &opened.moved_aside {
-                tracing::error!(aside = %aside.display(), "the store was unreadable and was moved aside; starting empty");
-            }
-            let stored = active.unwrap_or_else(|| {
-                tracing::info!("the store is empty: serving the synthetic demo snapshot");
-                demo_snapshot()
-            });
-            Loaded { store: Some(opened.store), stored, last_update }
-        }
+    let opened = tokio::task::spawn_blocking(move || SnapshotStore::open_and_load(&dir)).await?;
+    let (opened, servable, last_update) = match opened {
+        Ok(found) => found,
+        Err(err @ StoreError::NewerSchema { .. }) => return Err(err.into()),
         Err(err) => {
-            tracing::error!(error = %format!("{err:#}"), dir = %data_dir.display(), "cannot open the snapshot store; serving the demo snapshot, updates disabled");
-            Loaded { store: None, stored: demo_snapshot(), last_update: None }
+            let message = format!(
+                "the snapshot store cannot be opened ({err}); serving the synthetic demo, updates disabled"
+            );
+            tracing::error!(dir = %data_dir.display(), "{message}");
+            return Ok(Loaded {
+                store: None,
+                stored: demo_snapshot(),
+                last_update: None,
+                problems: vec![problem(StoreProblemKind::Unavailable, message)],
+            });
+        }
+    };
+    let mut problems = Vec::new();
+    if let (Some(aside), Some(reason)) = (&opened.moved_aside, &opened.moved_aside_reason) {
+        problems.push(problem(
+            StoreProblemKind::MovedAside,
+            format!("the store file was unreadable ({reason}); it was moved aside to {} and a new, empty store was started", aside.display()),
+        ));
+    }
+    for file in files_moved_aside(data_dir) {
+        if Some(&file) != opened.moved_aside.as_ref() {
+            problems.push(problem(
+                StoreProblemKind::MovedAside,
+                format!("a damaged store file moved aside by an earlier start is kept at {}: inspect it, then remove it", file.display()),
+            ));
         }
     }
+    for rejected in &servable.rejected {
+        problems.push(problem(
+            StoreProblemKind::DamagedSnapshot,
+            format!("the stored snapshot of {} is never served: {}", rejected.current_date, rejected.reason),
+        ));
+    }
+    let stored = match (servable.snapshot, servable.active) {
+        (Some(stored), active) => {
+            if active != Some(stored.meta.current_date) {
+                let message = match active {
+                    Some(active) => format!(
+                        "serving the stored snapshot of {} instead of the active one of {active}",
+                        stored.meta.current_date
+                    ),
+                    None => format!(
+                        "no snapshot is marked active; serving the newest good one, of {}",
+                        stored.meta.current_date
+                    ),
+                };
+                tracing::error!("{message}");
+                problems.push(problem(StoreProblemKind::Fallback, message));
+            }
+            stored
+        }
+        (None, _) if !servable.rejected.is_empty() => {
+            let message = "no stored snapshot passes its checks; serving the synthetic demo".to_string();
+            tracing::error!("{message}");
+            problems.push(problem(StoreProblemKind::Fallback, message));
+            demo_snapshot()
+        }
+        (None, _) => {
+            tracing::info!("the store is empty: serving the synthetic demo snapshot");
+            demo_snapshot()
+        }
+    };
+    Ok(Loaded { store: Some(opened.store), stored, last_update, problems })
 }
 
-fn prepare(stored: StoredSnapshot) -> Served {
+fn prepare(stored: StoredSnapshot, problems: &mut Vec<StoreProblem>) -> Served {
     let label = format!("{} {}", stored.meta.source, stored.meta.current_date);
     Served::new(stored.meta, stored.data).unwrap_or_else(|err| {
-        // Stored snapshots were validated when written; this would be a bug or a damaged
-        // record. The demo keeps the service answering, labelled as such.
-        tracing::error!(%err, snapshot = %label, "the stored snapshot cannot be served; serving the demo");
+        // Loaded snapshots passed NetworkData::validate; this would be a bug. The demo keeps the
+        // service answering, labelled as such.
+        let message =
+            format!("the stored snapshot {label} cannot be served ({err}); serving the synthetic demo");
+        tracing::error!("{message}");
+        problems.push(problem(StoreProblemKind::Fallback, message));
         let demo = demo_snapshot();
         Served::new(demo.meta, demo.data).expect("the demo snapshot is valid")
     })
@@ -113,8 +169,12 @@ pub async fn serve(args: ServeArgs, global: &GlobalArgs) -> anyhow::Result<()> {
     let listener = TcpListener::bind((args.host.as_str(), args.port))
         .await
         .with_context(|| format!("listening on {}:{}", args.host, args.port))?;
-    let loaded = load(&global.data_dir).await;
-    let served = tokio::task::spawn_blocking(move || prepare(loaded.stored)).await?;
+    let loaded = load(&global.data_dir).await?;
+    let (served, problems) = tokio::task::spawn_blocking(move || {
+        let mut problems = loaded.problems;
+        (prepare(loaded.stored, &mut problems), problems)
+    })
+    .await?;
     let meta = served.meta.clone();
     let data = DataSources {
         store: loaded.store,
@@ -124,6 +184,7 @@ pub async fn serve(args: ServeArgs, global: &GlobalArgs) -> anyhow::Result<()> {
     };
     let grace = config.shutdown_grace;
     let state = AppState::with_data(config, Ok(served), data);
+    state.set_store_problems(problems);
 
     let addr = listener.local_addr()?;
     let shown_host = if addr.ip().is_unspecified() { "localhost".to_string() } else { addr.ip().to_string() };
@@ -219,10 +280,10 @@ pub async fn simulate(args: SimulateArgs, global: &GlobalArgs) -> anyhow::Result
         }
         b => b.to_string(),
     };
-    let loaded = load(&global.data_dir).await;
+    let loaded = load(&global.data_dir).await?;
     let resolution = if args.full { Resolution::Daily } else { Resolution::Weekly };
     let answer = tokio::task::spawn_blocking(move || {
-        let served = Arc::new(prepare(loaded.stored));
+        let served = Arc::new(prepare(loaded.stored, &mut Vec::new()));
         let parsed = request::parse_json_object(body.as_bytes())
             .and_then(|object| request::parse_simulate(&object, &served.simulator));
         parsed.map(|request| simulate_json(&served, &request, resolution))

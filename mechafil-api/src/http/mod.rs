@@ -45,7 +45,7 @@ pub mod state;
 use body::JsonObject;
 use error::ApiError;
 use simulate::Resolution;
-pub use state::{AppState, DataSources, Served};
+pub use state::{AppState, DataSources, Served, StoreProblem, StoreProblemKind};
 
 /// The API version reported by `/health` and `/openapi.json`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -144,14 +144,20 @@ async fn health(State(state): State<AppState>) -> Response {
         }
         Err(reason) => (StatusCode::SERVICE_UNAVAILABLE, serde_json::Value::Null, Some(reason)),
     };
+    let store_problems = state.store_problems();
     let mut body = json!({
-        "status": if status == StatusCode::OK { "ok" } else { "unavailable" },
+        "status": match (status == StatusCode::OK, store_problems.is_empty()) {
+            (true, true) => "ok",
+            (true, false) => "degraded",
+            (false, _) => "unavailable",
+        },
         "version": VERSION,
         "snapshot": snapshot,
         "uptime_seconds": (chrono::Utc::now() - state.started_at()).num_seconds(),
         "last_update": state.last_update(),
         "update_in_progress": state.update_in_progress(),
         "updates_enabled": state.data().store.is_some() && state.data().spacescope.is_some(),
+        "store_problems": store_problems,
     });
     if let Some(reason) = reason {
         body["error"] = json!(reason);

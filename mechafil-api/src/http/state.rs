@@ -89,6 +89,31 @@ struct Inner {
     update_lock: Arc<tokio::sync::Mutex<()>>,
     /// The last update attempt, kept in memory so `/health` never reads redb.
     last_update: RwLock<Option<UpdateAttempt>>,
+    /// What is wrong with the store, found at start (for `/health`).
+    store_problems: RwLock<Vec<StoreProblem>>,
+}
+
+/// Something wrong with the snapshot store, reported by `/health` (status `degraded`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StoreProblem {
+    /// What kind of problem.
+    pub kind: StoreProblemKind,
+    /// What happened and what is served instead, for the operator.
+    pub message: String,
+}
+
+/// The kinds of [`StoreProblem`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StoreProblemKind {
+    /// A damaged database file was moved aside (now or by an earlier start) and is kept there.
+    MovedAside,
+    /// A stored snapshot fails its checksum or consistency check and is never served.
+    DamagedSnapshot,
+    /// Something else than the store's active snapshot is served (an older one, or the demo).
+    Fallback,
+    /// The store cannot be opened: the demo is served and updates are disabled.
+    Unavailable,
 }
 
 /// Where fresh data comes from and goes to. Both are optional: without a store the service
@@ -128,6 +153,7 @@ impl AppState {
                 data,
                 update_lock: Arc::new(tokio::sync::Mutex::new(())),
                 last_update: RwLock::new(last_update),
+                store_problems: RwLock::new(Vec::new()),
             }),
         }
     }
@@ -160,6 +186,16 @@ impl AppState {
     /// The last update attempt (from the store at start, then from this process).
     pub fn last_update(&self) -> Option<UpdateAttempt> {
         self.inner.last_update.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// What is wrong with the store (empty when nothing is).
+    pub fn store_problems(&self) -> Vec<StoreProblem> {
+        self.inner.store_problems.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Records what was found wrong with the store at start.
+    pub fn set_store_problems(&self, problems: Vec<StoreProblem>) {
+        *self.inner.store_problems.write().unwrap_or_else(|e| e.into_inner()) = problems;
     }
 
     /// Whether an update is running now.
@@ -217,6 +253,15 @@ impl AppState {
         )
         .await;
         *self.inner.last_update.write().unwrap_or_else(|e| e.into_inner()) = Some(attempt);
+        if result.is_ok() {
+            // The store's active snapshot is served again; damaged records and files kept aside
+            // are still there and still reported.
+            self.inner
+                .store_problems
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .retain(|p| p.kind != StoreProblemKind::Fallback && p.kind != StoreProblemKind::Unavailable);
+        }
         result.map_err(|err| match err {
             UpdateError::Fetch(_) | UpdateError::Deadline { .. } => ApiError::BadGateway(format!(
                 "Spacescope update failed; still serving the previous snapshot: {err}"

@@ -20,11 +20,12 @@ mod common;
 #[path = "../http_support/mod.rs"]
 mod http_support;
 
+mod store;
 mod timeouts;
 mod updates;
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -38,6 +39,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_mechafil-api");
 struct Binary {
     child: Child,
     base: String,
+    log: PathBuf,
 }
 
 impl Binary {
@@ -64,11 +66,35 @@ impl Binary {
             let _ = child.wait();
             panic!("no address in {line:?}; log:\n{}", std::fs::read_to_string(&log).unwrap_or_default());
         };
-        Binary { base: base.to_string(), child }
+        Binary { base: base.to_string(), child, log }
+    }
+
+    /// Runs the binary on `data_dir` expecting it to exit by itself; its status and log.
+    fn run_to_exit(data_dir: &Path) -> (std::process::ExitStatus, String) {
+        let output = Command::new(BIN)
+            .args(["serve", "--host", "127.0.0.1", "--port", "0"])
+            .env("MECHAFIL_DATA_DIR", data_dir)
+            .env_remove("SPACESCOPE_TOKEN")
+            .env_remove("SPACESCOPE_AUTH_FILE")
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .output()
+            .unwrap();
+        (output.status, String::from_utf8_lossy(&output.stderr).into_owned())
+    }
+
+    /// What the server logged so far.
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     async fn get(&self, path: &str) -> (u16, Value) {
         let r = reqwest::get(format!("{}{path}", self.base)).await.unwrap();
+        (r.status().as_u16(), r.json().await.unwrap())
+    }
+
+    async fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+        let r = reqwest::Client::new().post(format!("{}{path}", self.base)).json(body).send().await.unwrap();
         (r.status().as_u16(), r.json().await.unwrap())
     }
 
