@@ -286,7 +286,7 @@ pub async fn simulate(args: SimulateArgs, global: &GlobalArgs) -> anyhow::Result
         let served = Arc::new(prepare(loaded.stored, &mut Vec::new()));
         let parsed = request::parse_json_object(body.as_bytes())
             .and_then(|object| request::parse_simulate(&object, &served.simulator));
-        parsed.map(|request| simulate_json(&served, &request, resolution))
+        parsed.and_then(|request| simulate_json(&served, &request, resolution))
     })
     .await?;
     let mut stdout = std::io::stdout().lock();

@@ -182,7 +182,7 @@ async fn simulate_with(
     let body = state
         .run_cpu(move || {
             let request = request::parse_simulate(&body.0, &served.simulator)?;
-            Ok::<_, ApiError>(simulate::simulate_json(&served, &request, resolution))
+            simulate::simulate_json(&served, &request, resolution)
         })
         .await??;
     Ok(json_response(body))

@@ -20,6 +20,9 @@ mod common;
 #[path = "../http_support/mod.rs"]
 mod http_support;
 
+mod cpu;
+mod inputs;
+mod memory;
 mod store;
 mod timeouts;
 mod updates;
@@ -81,6 +84,10 @@ impl Binary {
             .output()
             .unwrap();
         (output.status, String::from_utf8_lossy(&output.stderr).into_owned())
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// What the server logged so far.
