@@ -15,7 +15,7 @@
 //!   newest good one, listing what it passed over. Records written before checksums existed get
 //!   theirs when the file is first opened by this version, if they decode and validate.
 //! - A file that cannot be opened as our database (an error, or a panic of redb's, while opening or
-//!   first reading it) is renamed aside (`mechafil.redb.corrupt-<UTC time>`), never overwritten or
+//!   first reading it; `serve` also when a child process checking it crashes) is renamed aside (`mechafil.redb.corrupt-<UTC time>`), never overwritten or
 //!   deleted, and a fresh one is created; [`OpenedStore`] reports it, and
 //!   [`files_moved_aside`] finds such files later.
 //! - A file written by a newer version of this layout ([`SCHEMA_VERSION`]) is left alone and
@@ -334,6 +334,11 @@ impl SnapshotStore {
     /// then moved aside like an unreadable file and a fresh store is opened. Damaged *records*
     /// are not a reason to move the file: they are passed over and listed in
     /// [`Servable::rejected`].
+    ///
+    /// Some damage makes redb panic again while the first panic unwinds (a poisoned lock in a
+    /// destructor), which aborts the process: no `catch_unwind` stops that. `serve` therefore
+    /// first runs this in a child process (`mechafil-api check-store`) and moves the file aside
+    /// when the child crashes.
     pub fn open_and_load(
         data_dir: &Path,
     ) -> Result<(OpenedStore, Servable, Option<UpdateAttempt>), StoreError> {
@@ -711,8 +716,9 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
         .unwrap_or_else(|| "(no message)".into())
 }
 
-/// Renames the unreadable file at `path` aside, logging why.
-fn move_aside(path: &Path, reason: &str) -> Result<PathBuf, StoreError> {
+/// Renames the unreadable database file at `path` aside (`<file>.corrupt-<UTC time>`, never
+/// overwriting anything), logging why; returns the new path.
+pub fn move_aside(path: &Path, reason: &str) -> Result<PathBuf, StoreError> {
     let aside = aside_path(path);
     tracing::error!(path = %path.display(), aside = %aside.display(), %reason, "database unreadable; moving it aside");
     std::fs::rename(path, &aside).map_err(|source| StoreError::Io {

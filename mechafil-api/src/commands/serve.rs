@@ -12,19 +12,24 @@
 //! `simulate` prints exactly what `POST /simulate` (or `/simulate/full`) would answer, offline.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use tokio::net::TcpListener;
 
 use super::{GlobalArgs, init_tracing};
+use crate::commands::data::StoreCheck;
 use crate::config::ApiConfig;
 use crate::demo::demo_snapshot;
 use crate::http::simulate::{Resolution, simulate_json};
 use crate::http::{self, AppState, DataSources, Served, StoreProblem, StoreProblemKind, request, schedule};
 use crate::spacescope::SpacescopeConfig;
-use crate::store::{SnapshotStore, StoreError, StoredSnapshot, UpdateAttempt, files_moved_aside};
+use crate::store::{
+    DB_FILE_NAME, SnapshotStore, StoreError, StoredSnapshot, UpdateAttempt, files_moved_aside, move_aside,
+};
 
 /// Options of `serve`.
 #[derive(clap::Args, Debug, Clone)]
@@ -71,11 +76,76 @@ fn problem(kind: StoreProblemKind, message: String) -> StoreProblem {
     StoreProblem { kind, message }
 }
 
+/// How long the `check-store` child may take before it counts as stuck on a damaged file.
+const STORE_CHECK_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// What the `check-store` child process said about the store.
+enum ChildCheck {
+    /// It opened the store (and may have moved an unreadable file aside itself).
+    Done(StoreCheck),
+    /// It crashed or hung: opening this file takes the process down.
+    Crashed(String),
+    /// It failed with an ordinary error (in use, permissions, a newer schema): opening the store
+    /// in this process reports the same error.
+    Failed,
+}
+
+/// Runs `mechafil-api check-store` on `data_dir` in a child process. Some damage makes redb
+/// panic while a panic is already unwinding (a poisoned lock in a destructor), which aborts the
+/// process: no `catch_unwind` can stop that, so the first open of an existing file happens where
+/// a crash costs nothing.
+async fn check_in_child(data_dir: &Path) -> ChildCheck {
+    let Ok(exe) = std::env::current_exe() else { return ChildCheck::Failed };
+    let child = tokio::process::Command::new(exe)
+        .arg("check-store")
+        .arg("--data-dir")
+        .arg(data_dir)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn();
+    let Ok(child) = child else { return ChildCheck::Failed };
+    match tokio::time::timeout(STORE_CHECK_TIMEOUT, child.wait_with_output()).await {
+        Err(_) => {
+            ChildCheck::Crashed(format!("it did not finish within {} s", STORE_CHECK_TIMEOUT.as_secs()))
+        }
+        Ok(Err(_)) => ChildCheck::Failed,
+        Ok(Ok(output)) if output.status.success() => {
+            let line = String::from_utf8_lossy(&output.stdout);
+            serde_json::from_str(line.trim()).map_or(ChildCheck::Failed, ChildCheck::Done)
+        }
+        // 101: a Rust panic that escaped; no code: killed by a signal (an abort is SIGABRT).
+        Ok(Ok(output)) if matches!(output.status.code(), None | Some(101)) => {
+            ChildCheck::Crashed(output.status.to_string())
+        }
+        Ok(Ok(_)) => ChildCheck::Failed,
+    }
+}
+
 /// Opens the store and picks the snapshot to serve: the active one when it passes its checks,
 /// else the newest one that does, else the demo (the service still answers, labelled `demo`).
-/// Whatever was wrong is logged and returned for `/health`. Fails only on a store written by a
-/// newer version, which must not be served over or moved aside.
+/// An existing file is first opened by a child process ([`check_in_child`]); when that crashes,
+/// the file is moved aside. Whatever was wrong is logged and returned for `/health`. Fails only
+/// on a store written by a newer version, which must not be served over or moved aside.
 async fn load(data_dir: &Path) -> anyhow::Result<Loaded> {
+    let db_file = data_dir.join(DB_FILE_NAME);
+    let mut moved_by_check: Option<(PathBuf, String)> = None;
+    if db_file.exists() {
+        match check_in_child(data_dir).await {
+            ChildCheck::Done(check) => moved_by_check = check.moved_aside,
+            ChildCheck::Crashed(how) => {
+                let reason = format!("opening it crashed a check process ({how})");
+                let (path, why) = (db_file.clone(), reason.clone());
+                let aside = tokio::task::spawn_blocking(move || move_aside(&path, &why))
+                    .await?
+                    .with_context(|| format!("moving the damaged store {} aside", db_file.display()))?;
+                moved_by_check = Some((aside, reason));
+            }
+            ChildCheck::Failed => {}
+        }
+    }
     let dir = data_dir.to_path_buf();
     let opened = tokio::task::spawn_blocking(move || SnapshotStore::open_and_load(&dir)).await?;
     let (opened, servable, last_update) = match opened {
@@ -95,14 +165,15 @@ async fn load(data_dir: &Path) -> anyhow::Result<Loaded> {
         }
     };
     let mut problems = Vec::new();
-    if let (Some(aside), Some(reason)) = (&opened.moved_aside, &opened.moved_aside_reason) {
+    let moved_now = opened.moved_aside.clone().zip(opened.moved_aside_reason.clone()).or(moved_by_check);
+    if let Some((aside, reason)) = &moved_now {
         problems.push(problem(
             StoreProblemKind::MovedAside,
             format!("the store file was unreadable ({reason}); it was moved aside to {} and a new, empty store was started", aside.display()),
         ));
     }
     for file in files_moved_aside(data_dir) {
-        if Some(&file) != opened.moved_aside.as_ref() {
+        if Some(&file) != moved_now.as_ref().map(|(path, _)| path) {
             problems.push(problem(
                 StoreProblemKind::MovedAside,
                 format!("a damaged store file moved aside by an earlier start is kept at {}: inspect it, then remove it", file.display()),
