@@ -34,6 +34,7 @@ pub mod cpu;
 pub mod error;
 pub mod historical;
 pub mod json;
+pub mod metrics;
 pub mod openapi;
 pub mod request;
 pub mod sampling;
@@ -62,11 +63,13 @@ pub fn router(state: AppState) -> Router {
         .route("/historical-data", get(historical_weekly))
         .route("/historical-data/full", get(historical_daily))
         .route("/admin/update-cache", post(admin::update_cache))
+        .route("/metrics", get(metrics::metrics))
         .route("/openapi.json", get(openapi::openapi_json))
         .route("/docs", get(openapi::docs_page))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), body::admit_large_bodies))
+        .layer(middleware::from_fn_with_state(state.clone(), metrics::record))
         .with_state(state)
         .layer(CompressionLayer::new())
         .layer(cors)

@@ -60,6 +60,11 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/admin/update-cache",
         summary: "Fetch fresh data from Spacescope (Bearer ADMIN_TOKEN)",
     },
+    Endpoint {
+        method: "GET",
+        path: "/metrics",
+        summary: "Counters for operators, Prometheus text format (requests, latencies, queues, updates)",
+    },
     Endpoint { method: "GET", path: "/openapi.json", summary: "This API as OpenAPI 3.1" },
     Endpoint { method: "GET", path: "/docs", summary: "Human-readable API documentation" },
 ];
@@ -201,6 +206,8 @@ static DOCUMENT: LazyLock<Value> = LazyLock::new(|| {
                     errors(&[("408", "Body not received in time"), ("413", "Body over the size or value limit"), ("422", "Invalid input"), ("429", "Busy: retry after Retry-After"), ("503", "No snapshot can be served")])),
             }},
             "/historical-data": {"get": historical_op("Network history, weekly")},
+            "/metrics": {"get": {"summary": "Counters for operators in the Prometheus text format (version 0.0.4)",
+                "responses": {"200": {"description": "text/plain; version=0.0.4", "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
             "/historical-data/full": {"get": historical_op("Network history, daily")},
             "/admin/update-cache": {"post": {
                 "summary": "Fetch fresh data from Spacescope", "security": [{"bearer": []}],

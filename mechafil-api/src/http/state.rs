@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use super::body::LargeRequests;
 use super::cpu::CpuBudget;
 use super::error::ApiError;
+use super::metrics::{Metrics, UpdateMetric};
 use crate::config::ApiConfig;
 use crate::network_data::{NetworkData, SnapshotMeta, SnapshotSource};
 use crate::spacescope::{FetchOptions, SpacescopeConfig};
@@ -82,6 +83,7 @@ struct Inner {
     config: ApiConfig,
     cpu: CpuBudget,
     large_requests: LargeRequests,
+    metrics: Metrics,
     started_at: DateTime<Utc>,
     data: DataSources,
     /// Held while an update runs (by its task, not by the request that started it): a second
@@ -149,6 +151,7 @@ impl AppState {
                 // more than one: with every core simulating, /health waited for OS time slices.
                 cpu: CpuBudget::for_this_machine(),
                 large_requests: LargeRequests::default(),
+                metrics: Metrics::default(),
                 started_at: Utc::now(),
                 data,
                 update_lock: Arc::new(tokio::sync::Mutex::new(())),
@@ -253,6 +256,11 @@ impl AppState {
         )
         .await;
         *self.inner.last_update.write().unwrap_or_else(|e| e.into_inner()) = Some(attempt);
+        self.inner.metrics.record_update(match &result {
+            Ok(_) => UpdateMetric::Updated,
+            Err(UpdateError::Deadline { .. }) => UpdateMetric::DeadlineExceeded,
+            Err(_) => UpdateMetric::Failed,
+        });
         if result.is_ok() {
             // The store's active snapshot is served again; damaged records and files kept aside
             // are still there and still reported.
@@ -273,6 +281,11 @@ impl AppState {
     /// The CPU budget every simulation, analysis and serialisation runs within.
     pub fn cpu(&self) -> &CpuBudget {
         &self.inner.cpu
+    }
+
+    /// The counters of `/metrics`.
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
     }
 
     /// The admission of large bodies (`/simulate/batch`, `/analyze/*`).
