@@ -76,10 +76,10 @@ impl TestServer {
 }
 
 /// The reference snapshot of the fixtures (2022-10-10 .. 2025-09-09), served as an import,
-/// with its recent series dated as the reference dates them. `None` without fixtures.
+/// with its recent series dated as the reference dates them. From the full fixtures or, where
+/// they are absent, the committed excerpt's copy, so this is always `Some`.
 pub fn reference_served(locked_reward_zero: Option<f64>) -> Option<Served> {
-    let fixtures = mechafil_core::test_support::fixtures_dir()?;
-    let text = std::fs::read_to_string(fixtures.join("reference-snapshot-2025-09-09.json")).unwrap();
+    let text = std::fs::read_to_string(mechafil_core::test_support::reference_snapshot_file()).unwrap();
     let reference: ReferenceSnapshot = serde_json::from_str(&text).unwrap();
     let mut snapshot = reference.to_snapshot(Some("2022-10-10".parse().unwrap())).unwrap();
     if locked_reward_zero.is_some() {
