@@ -216,7 +216,11 @@ async fn simulate_batch(State(state): State<AppState>, body: JsonObject) -> Resu
         .cpu()
         .run_chunks(chunks, parallel, deadline, move |range| simulate::batch_entries(&served, &batch, range))
         .await?;
-    Ok(json_response(simulate::batch_body(entries)))
+    let pieces = simulate::batch_body(entries);
+    let body = axum::body::Body::from_stream(futures_util::stream::iter(
+        pieces.into_iter().map(Ok::<_, std::convert::Infallible>),
+    ));
+    Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response())
 }
 
 /// Query of the historical endpoints.
