@@ -359,7 +359,9 @@ impl SnapshotStore {
         };
         let path = opened.store.path.clone();
         let retention = opened.store.retention;
-        drop(opened); // closed inside catch_unwind (GuardedDatabase)
+        // Not closed: closing lets redb write to the file (its allocator state), and a damaged
+        // file is moved aside exactly as it was found. One leaked handle, once, at start.
+        std::mem::forget(opened);
         let aside = move_aside(&path, &reason)?;
         let db = open_database(&path).map_err(|f| match f {
             OpenFailure::Other(e) => e,
@@ -375,6 +377,16 @@ impl SnapshotStore {
 
     fn db(&self) -> &Database {
         self.db.0.as_ref().expect("only taken when dropped")
+    }
+
+    /// Commits an empty write transaction: opening only reads a store that is in order, and
+    /// some damage shows only when redb writes (updates would then fail, or crash the process).
+    /// `check-store` runs this, in the child process `serve` starts, so that such damage is
+    /// found at start, where a crash costs nothing.
+    pub fn probe_write(&self) -> Result<(), StoreError> {
+        let txn = self.db().begin_write().map_err(db_err("begin write"))?;
+        txn.open_table(STATE).map_err(db_err("open state"))?;
+        txn.commit().map_err(db_err("commit"))
     }
 
     /// The database file.
@@ -618,19 +630,13 @@ fn parse_meta(key: i32, bytes: &[u8]) -> Result<SnapshotMeta, StoreError> {
 
 /// Opens or creates the file, makes sure our tables and schema version are there, and gives
 /// records written before checksums existed their checksum. A panic anywhere in it (redb panics
-/// on some corruptions instead of returning an error) means the file is unreadable.
+/// on some corruptions instead of returning an error), in `Database::create` or after it (where
+/// version 0.1.0 had no guard), means the file is unreadable.
 fn open_database(path: &Path) -> Result<Database, OpenFailure> {
-    match catch_unwind(AssertUnwindSafe(|| open_database_inner(path))) {
-        Ok(result) => result,
-        Err(panic) => Err(OpenFailure::Unreadable(format!(
-            "redb panicked while opening it: {}",
-            panic_message(&*panic)
-        ))),
-    }
-}
-
-fn open_database_inner(path: &Path) -> Result<Database, OpenFailure> {
-    let db = Database::create(path).map_err(|e| match e {
+    let created = catch_unwind(|| Database::create(path)).map_err(|panic| {
+        OpenFailure::Unreadable(format!("redb panicked while opening it: {}", panic_message(&*panic)))
+    })?;
+    let db = created.map_err(|e| match e {
         redb::DatabaseError::DatabaseAlreadyOpen => {
             OpenFailure::Other(StoreError::InUse { path: path.to_path_buf() })
         }
@@ -641,7 +647,29 @@ fn open_database_inner(path: &Path) -> Result<Database, OpenFailure> {
         }
         other => OpenFailure::Unreadable(other.to_string()),
     })?;
+    let prepared = catch_unwind(AssertUnwindSafe(|| prepare_database(&db, path))).unwrap_or_else(|panic| {
+        Err(OpenFailure::Unreadable(format!("redb panicked after opening it: {}", panic_message(&*panic))))
+    });
+    match prepared {
+        Ok(()) => Ok(db),
+        Err(failure) => {
+            // Not closed: closing lets redb write to the file (its allocator state). A damaged
+            // file is moved aside as it was found, a newer version's left untouched.
+            std::mem::forget(db);
+            Err(failure)
+        }
+    }
+}
+
+/// Makes sure the opened file has our tables, this schema version and a checksum on every record.
+fn prepare_database(db: &Database, path: &Path) -> Result<(), OpenFailure> {
     let unreadable = |e: redb::Error| OpenFailure::Unreadable(e.to_string());
+    // A write transaction costs an fsync at its commit (tens of ms on a slow volume, and `serve`
+    // opens the file twice at start: see `check-store`), so a store that is already in order is
+    // only read.
+    if store_is_in_order(db).map_err(unreadable)? {
+        return Ok(());
+    }
     let txn = db.begin_write().map_err(|e| unreadable(e.into()))?;
     {
         let mut state = txn.open_table(STATE).map_err(|e| unreadable(e.into()))?;
@@ -669,8 +697,26 @@ fn open_database_inner(path: &Path) -> Result<Database, OpenFailure> {
         }
         add_missing_checksums(&snapshots, &mut metas).map_err(unreadable)?;
     }
-    txn.commit().map_err(|e| unreadable(e.into()))?;
-    Ok(db)
+    txn.commit().map_err(|e| unreadable(e.into()))
+}
+
+/// Whether the file already has our tables, this schema version and a checksum on every record,
+/// so that opening it needs no write. A newer schema is left to the write path, which refuses it.
+fn store_is_in_order(db: &Database) -> Result<bool, redb::Error> {
+    let txn = db.begin_read()?;
+    let tables = (txn.open_table(STATE), txn.open_table(SNAPSHOTS), txn.open_table(METAS));
+    let (Ok(state), Ok(_), Ok(metas)) = tables else { return Ok(false) };
+    let schema = state.get("schema")?.map(|v| v.value().to_vec());
+    if schema.as_deref() != Some(SCHEMA_VERSION.to_le_bytes().as_slice()) {
+        return Ok(false);
+    }
+    for entry in metas.iter()? {
+        let (_, value) = entry?;
+        if serde_json::from_slice::<StoredMeta>(value.value()).is_ok_and(|m| m.checksum.is_none()) {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 /// Gives every record without a checksum (written before they existed) its checksum, when the

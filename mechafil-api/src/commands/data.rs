@@ -84,6 +84,8 @@ pub struct StoreCheck {
     pub rejected: Vec<(NaiveDate, String)>,
     /// Where an unreadable file was moved, and why.
     pub moved_aside: Option<(PathBuf, String)>,
+    /// Why an empty write transaction failed, if it did (`None`: the store takes writes).
+    pub write_failed: Option<String>,
 }
 
 /// The snapshot `check-store` found servable.
@@ -100,14 +102,31 @@ pub fn fingerprint(data: &NetworkData) -> String {
     format!("crc32:{:08x}", crc32fast::hash(&crate::store::codec::encode(data)))
 }
 
+/// Test hook (see `tests/abuse/store.rs`), debug builds only: when set, `check-store` aborts
+/// as redb does on some damage, so the test can check how `serve` handles a crashed check.
+#[cfg(debug_assertions)]
+const CRASH_CHECK_STORE_VAR: &str = "MECHAFIL_TEST_CRASH_CHECK_STORE";
+
 /// Runs `check-store` (see [`DataCommand::CheckStore`]).
 async fn check_store(data_dir: &Path) -> anyhow::Result<()> {
+    #[cfg(debug_assertions)]
+    if std::env::var_os(CRASH_CHECK_STORE_VAR).is_some() {
+        std::process::abort();
+    }
     let dir = data_dir.to_path_buf();
     let (opened, servable, _) = tokio::task::spawn_blocking(move || SnapshotStore::open_and_load(&dir))
         .await
         .context("the store task did not finish")?
         .with_context(|| format!("opening the snapshot store in {}", data_dir.display()))?;
+    // A crash here (redb panicking while it unwinds) ends this process, not the service.
+    let store = opened.store.clone();
+    let write_failed = tokio::task::spawn_blocking(move || store.probe_write())
+        .await
+        .context("the store task did not finish")?
+        .err()
+        .map(|e| e.to_string());
     let check = StoreCheck {
+        write_failed,
         serving: servable.snapshot.map(|s| ServingCheck { fingerprint: fingerprint(&s.data), meta: s.meta }),
         active: servable.active,
         rejected: servable.rejected.into_iter().map(|r| (r.current_date, r.reason)).collect(),

@@ -132,9 +132,13 @@ async fn check_in_child(data_dir: &Path) -> ChildCheck {
 async fn load(data_dir: &Path) -> anyhow::Result<Loaded> {
     let db_file = data_dir.join(DB_FILE_NAME);
     let mut moved_by_check: Option<(PathBuf, String)> = None;
+    let mut write_failed = None;
     if db_file.exists() {
         match check_in_child(data_dir).await {
-            ChildCheck::Done(check) => moved_by_check = check.moved_aside,
+            ChildCheck::Done(check) => {
+                moved_by_check = check.moved_aside;
+                write_failed = check.write_failed;
+            }
             ChildCheck::Crashed(how) => {
                 let reason = format!("opening it crashed a check process ({how})");
                 let (path, why) = (db_file.clone(), reason.clone());
@@ -179,6 +183,13 @@ async fn load(data_dir: &Path) -> anyhow::Result<Loaded> {
                 format!("a damaged store file moved aside by an earlier start is kept at {}: inspect it, then remove it", file.display()),
             ));
         }
+    }
+    if let Some(err) = write_failed {
+        let message = format!(
+            "the store can be read but not written ({err}): updates will fail; move the file aside to start afresh"
+        );
+        tracing::error!("{message}");
+        problems.push(problem(StoreProblemKind::NotWritable, message));
     }
     for rejected in &servable.rejected {
         problems.push(problem(

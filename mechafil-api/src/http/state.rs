@@ -116,6 +116,8 @@ pub enum StoreProblemKind {
     Fallback,
     /// The store cannot be opened: the demo is served and updates are disabled.
     Unavailable,
+    /// The store can be read but not written: updates will fail until it is repaired.
+    NotWritable,
 }
 
 /// Where fresh data comes from and goes to. Both are optional: without a store the service
