@@ -22,6 +22,9 @@ pub struct ApiConfig {
     /// `MECHAFIL_CPU_PERMITS`: how many CPU jobs (simulations, analysis chunks) run at once.
     /// Default: one per core but one (at least one), leaving a core to HTTP and `/health`.
     pub cpu_permits: Option<usize>,
+    /// `MECHAFIL_UPDATE_DEADLINE_SECS`: how long one update from Spacescope may take before it
+    /// fails (and releases the update lock). Default 300 s.
+    pub update_deadline: Duration,
 }
 
 impl std::fmt::Debug for ApiConfig {
@@ -34,6 +37,7 @@ impl std::fmt::Debug for ApiConfig {
             .field("reload_trigger", &self.reload_trigger)
             .field("shutdown_grace", &self.shutdown_grace)
             .field("cpu_permits", &self.cpu_permits)
+            .field("update_deadline", &self.update_deadline)
             .finish()
     }
 }
@@ -47,6 +51,7 @@ impl Default for ApiConfig {
             reload_trigger: None,
             shutdown_grace: Duration::from_secs(10),
             cpu_permits: None,
+            update_deadline: Duration::from_secs(300),
         }
     }
 }
@@ -111,6 +116,16 @@ impl ApiConfig {
                     }
                 })?);
         }
+        if let Some(value) = get("MECHAFIL_UPDATE_DEADLINE_SECS") {
+            config.update_deadline =
+                value.parse::<u64>().ok().filter(|secs| *secs > 0).map(Duration::from_secs).ok_or_else(
+                    || ConfigError {
+                        var: "MECHAFIL_UPDATE_DEADLINE_SECS",
+                        value: value.clone(),
+                        problem: "expected a whole number of seconds, at least 1".into(),
+                    },
+                )?;
+        }
         Ok(config)
     }
 }
@@ -147,6 +162,7 @@ mod tests {
         let c = config(&[]).unwrap();
         assert!(c.admin_token.is_none() && c.cors_origins.is_none() && c.reload_trigger.is_none());
         assert_eq!(c.refresh_max_age, Duration::from_secs(86_400));
+        assert_eq!(c.update_deadline, Duration::from_secs(300));
     }
 
     #[test]
@@ -165,6 +181,11 @@ mod tests {
         assert!(config(&[("RELOAD_TRIGGER", "25:00")]).is_err());
         assert!(config(&[("REFRESH_MAX_AGE", "soon")]).unwrap_err().to_string().contains("REFRESH_MAX_AGE"));
         assert_eq!(parse_duration("3600"), Some(Duration::from_secs(3600)));
+        let c = config(&[("MECHAFIL_UPDATE_DEADLINE_SECS", "90")]).unwrap();
+        assert_eq!(c.update_deadline, Duration::from_secs(90));
+        for bad in ["0", "5m", "-1"] {
+            assert!(config(&[("MECHAFIL_UPDATE_DEADLINE_SECS", bad)]).is_err(), "{bad}");
+        }
     }
 
     #[test]

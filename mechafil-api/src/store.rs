@@ -9,13 +9,23 @@
 //! - Only consistent snapshots are stored ([`NetworkData::validate`] runs before every insert and
 //!   activation).
 //! - Retention keeps the newest [`DEFAULT_RETENTION`] snapshots (by date) plus the active one.
-//! - A file that cannot be opened as our database is renamed aside (`mechafil.redb.corrupt-<UTC
-//!   time>`), never overwritten or deleted, and a fresh one is created; [`OpenedStore`] reports it.
+//! - Every snapshot record carries a checksum (CRC-32 of the encoded snapshot and its metadata, in
+//!   the metadata record), verified with [`NetworkData::validate`] and the dates on every load: a
+//!   record that fails is never returned, and [`SnapshotStore::load_servable`] falls back to the
+//!   newest good one, listing what it passed over. Records written before checksums existed get
+//!   theirs when the file is first opened by this version, if they decode and validate.
+//! - A file that cannot be opened as our database (an error, or a panic of redb's, while opening or
+//!   first reading it; `serve` also when a child process checking it crashes) is renamed aside (`mechafil.redb.corrupt-<UTC time>`), never overwritten or
+//!   deleted, and a fresh one is created; [`OpenedStore`] reports it, and
+//!   [`files_moved_aside`] finds such files later.
+//! - A file written by a newer version of this layout ([`SCHEMA_VERSION`]) is left alone and
+//!   refused ([`StoreError::NewerSchema`]): rolling a deploy back must not hide the data.
 //!
 //! The methods are synchronous (redb is): call them from async code with
 //! `tokio::task::spawn_blocking` (the store is `Clone`, an `Arc` inside). Snapshots are stored in
 //! the binary encoding of [`codec`], so loading the active one takes about a millisecond.
 
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -31,12 +41,14 @@ pub mod codec;
 pub const DB_FILE_NAME: &str = "mechafil.redb";
 /// Snapshots kept (the newest by date), plus the active one wherever it falls.
 pub const DEFAULT_RETENTION: usize = 5;
-/// Version of the table layout below, stored under [`STATE`]`["schema"]`.
-const SCHEMA_VERSION: u32 = 1;
+/// Version of the table layout below, stored under [`STATE`]`["schema"]`. The record checksums
+/// did not change it: older versions read checksummed records and ignore the extra metadata key.
+pub const SCHEMA_VERSION: u32 = 1;
 
 /// Encoded [`NetworkData`] ([`codec`]) by `current_date` (days from the common era).
 const SNAPSHOTS: TableDefinition<i32, &[u8]> = TableDefinition::new("snapshots");
-/// [`SnapshotMeta`] as JSON, same keys as [`SNAPSHOTS`]: listing never decodes the snapshots.
+/// [`SnapshotMeta`] as JSON plus `"checksum"` ([`StoredMeta`]), same keys as [`SNAPSHOTS`]:
+/// listing never decodes the snapshots.
 const METAS: TableDefinition<i32, &[u8]> = TableDefinition::new("snapshot_meta");
 /// Singletons: `schema` (u32), `active` (the active key, i32), `last_update_attempt` (JSON).
 const STATE: TableDefinition<&str, &[u8]> = TableDefinition::new("state");
@@ -50,7 +62,7 @@ const PAUSE_BEFORE_COMMIT_VAR: &str = "MECHAFIL_TEST_PAUSE_BEFORE_COMMIT";
 /// The snapshot store. Cheap to clone; `Send + Sync`.
 #[derive(Clone)]
 pub struct SnapshotStore {
-    db: Arc<Database>,
+    db: Arc<GuardedDatabase>,
     path: PathBuf,
     retention: usize,
 }
@@ -58,6 +70,21 @@ pub struct SnapshotStore {
 impl std::fmt::Debug for SnapshotStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SnapshotStore").field("path", &self.path).field("retention", &self.retention).finish()
+    }
+}
+
+/// The database, closed inside `catch_unwind`: closing a damaged file can panic in redb (it writes
+/// its allocator state back), and a panic while the last handle drops (at shutdown, or while an
+/// earlier panic unwinds) must not take the process down with it.
+struct GuardedDatabase(Option<Database>);
+
+impl Drop for GuardedDatabase {
+    fn drop(&mut self) {
+        if let Some(db) = self.0.take()
+            && catch_unwind(AssertUnwindSafe(move || drop(db))).is_err()
+        {
+            tracing::error!("redb panicked while closing the database; the file may be damaged");
+        }
     }
 }
 
@@ -73,6 +100,59 @@ pub struct OpenedStore {
     pub store: SnapshotStore,
     /// The path the unreadable previous file was renamed to.
     pub moved_aside: Option<PathBuf>,
+    /// Why it was unreadable.
+    pub moved_aside_reason: Option<String>,
+}
+
+/// What [`SnapshotStore::load_servable`] found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Servable {
+    /// The snapshot to serve: the active one when it passes its checks, else the newest stored
+    /// one that does; `None` when none does (or the store is empty).
+    pub snapshot: Option<StoredSnapshot>,
+    /// The `current_date` the store marks active.
+    pub active: Option<NaiveDate>,
+    /// The records tried before `snapshot` and why each was refused (active first).
+    pub rejected: Vec<RejectedSnapshot>,
+}
+
+/// A stored snapshot that failed its checks.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RejectedSnapshot {
+    /// Its key.
+    pub current_date: NaiveDate,
+    /// What failed.
+    pub reason: String,
+}
+
+/// The metadata record: the snapshot's metadata and the checksum of the whole record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct StoredMeta {
+    #[serde(flatten)]
+    meta: SnapshotMeta,
+    /// `crc32:<8 hex digits>` over the encoded snapshot and [`meta_bytes`]; absent in records
+    /// written before checksums existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    checksum: Option<String>,
+}
+
+/// The canonical bytes of `meta` that the checksum covers.
+fn meta_bytes(meta: &SnapshotMeta) -> Vec<u8> {
+    serde_json::to_vec(meta).expect("SnapshotMeta serializes")
+}
+
+/// The checksum of a record: its encoded snapshot and its metadata.
+fn checksum(snapshot: &[u8], meta: &SnapshotMeta) -> String {
+    let mut hasher = crc32fast::Hasher::new();
+    hasher.update(snapshot);
+    hasher.update(&meta_bytes(meta));
+    format!("crc32:{:08x}", hasher.finalize())
+}
+
+/// The metadata record of a snapshot (with its checksum).
+fn meta_record(snapshot: &[u8], meta: &SnapshotMeta) -> Vec<u8> {
+    let stored = StoredMeta { meta: meta.clone(), checksum: Some(checksum(snapshot, meta)) };
+    serde_json::to_vec(&stored).expect("StoredMeta serializes")
 }
 
 /// A snapshot and its metadata.
@@ -158,6 +238,20 @@ pub enum StoreError {
         /// Why.
         detail: String,
     },
+    /// The file was written by a newer version of the store layout; it is left untouched.
+    #[error(
+        "{} was written by a newer mechafil-api (store schema {found}; this build reads schema \
+         {supported}): run that version or newer, or move the file aside to start afresh",
+        path.display()
+    )]
+    NewerSchema {
+        /// The database file.
+        path: PathBuf,
+        /// The schema version in the file.
+        found: u32,
+        /// The version this build reads.
+        supported: u32,
+    },
     /// The database file cannot be opened even after moving the old one aside.
     #[error("{} cannot be opened: {reason}", path.display())]
     Unreadable {
@@ -214,28 +308,85 @@ impl SnapshotStore {
         let retention = retention.max(1);
         match open_database(&path) {
             Ok(db) => Ok(OpenedStore {
-                store: SnapshotStore { db: Arc::new(db), path, retention },
+                store: SnapshotStore { db: Arc::new(GuardedDatabase(Some(db))), path, retention },
                 moved_aside: None,
+                moved_aside_reason: None,
             }),
             Err(OpenFailure::Other(e)) => Err(e),
             Err(OpenFailure::Unreadable(reason)) => {
-                let aside = aside_path(&path);
-                tracing::error!(path = %path.display(), aside = %aside.display(), %reason, "database unreadable; moving it aside");
-                std::fs::rename(&path, &aside).map_err(|source| StoreError::Io {
-                    action: "moving the unreadable database aside from",
-                    path: path.clone(),
-                    source,
-                })?;
+                let aside = move_aside(&path, &reason)?;
                 let db = open_database(&path).map_err(|f| match f {
                     OpenFailure::Other(e) => e,
                     OpenFailure::Unreadable(reason) => StoreError::Unreadable { path: path.clone(), reason },
                 })?;
                 Ok(OpenedStore {
-                    store: SnapshotStore { db: Arc::new(db), path, retention },
+                    store: SnapshotStore { db: Arc::new(GuardedDatabase(Some(db))), path, retention },
                     moved_aside: Some(aside),
+                    moved_aside_reason: Some(reason),
                 })
             }
         }
+    }
+
+    /// Opens the store in `data_dir` and reads what a server needs at start: the snapshot to
+    /// serve ([`Self::load_servable`]) and the last update attempt. A panic or a database error
+    /// during those first reads means the file is damaged in a way opening did not show: it is
+    /// then moved aside like an unreadable file and a fresh store is opened. Damaged *records*
+    /// are not a reason to move the file: they are passed over and listed in
+    /// [`Servable::rejected`].
+    ///
+    /// Some damage makes redb panic again while the first panic unwinds (a poisoned lock in a
+    /// destructor), which aborts the process: no `catch_unwind` stops that. `serve` therefore
+    /// first runs this in a child process (`mechafil-api check-store`) and moves the file aside
+    /// when the child crashes.
+    pub fn open_and_load(
+        data_dir: &Path,
+    ) -> Result<(OpenedStore, Servable, Option<UpdateAttempt>), StoreError> {
+        let opened = Self::open(data_dir)?;
+        let first_reads = catch_unwind(AssertUnwindSafe(|| {
+            let servable = opened.store.load_servable()?;
+            // A damaged record of the last attempt costs only that line of /health.
+            let last = opened.store.last_update_attempt().unwrap_or_else(|err| {
+                tracing::warn!(error = %err, "the last update attempt cannot be read; ignoring it");
+                None
+            });
+            Ok::<_, StoreError>((servable, last))
+        }));
+        let reason = match first_reads {
+            Ok(Ok((servable, last))) => return Ok((opened, servable, last)),
+            Ok(Err(err)) => err.to_string(),
+            Err(panic) => format!("redb panicked while reading it: {}", panic_message(&*panic)),
+        };
+        let path = opened.store.path.clone();
+        let retention = opened.store.retention;
+        // Not closed: closing lets redb write to the file (its allocator state), and a damaged
+        // file is moved aside exactly as it was found. One leaked handle, once, at start.
+        std::mem::forget(opened);
+        let aside = move_aside(&path, &reason)?;
+        let db = open_database(&path).map_err(|f| match f {
+            OpenFailure::Other(e) => e,
+            OpenFailure::Unreadable(reason) => StoreError::Unreadable { path: path.clone(), reason },
+        })?;
+        let opened = OpenedStore {
+            store: SnapshotStore { db: Arc::new(GuardedDatabase(Some(db))), path, retention },
+            moved_aside: Some(aside),
+            moved_aside_reason: Some(reason),
+        };
+        Ok((opened, Servable { snapshot: None, active: None, rejected: Vec::new() }, None))
+    }
+
+    fn db(&self) -> &Database {
+        self.db.0.as_ref().expect("only taken when dropped")
+    }
+
+    /// Commits an empty write transaction: opening only reads a store that is in order, and
+    /// some damage shows only when redb writes (updates would then fail, or crash the process).
+    /// `check-store` runs this, in the child process `serve` starts, so that such damage is
+    /// found at start, where a crash costs nothing.
+    pub fn probe_write(&self) -> Result<(), StoreError> {
+        let txn = self.db().begin_write().map_err(db_err("begin write"))?;
+        txn.open_table(STATE).map_err(db_err("open state"))?;
+        txn.commit().map_err(db_err("commit"))
     }
 
     /// The database file.
@@ -243,9 +394,10 @@ impl SnapshotStore {
         &self.path
     }
 
-    /// The active snapshot, or `None` when the store is empty.
+    /// The active snapshot (checked), or `None` when the store is empty. An error when the
+    /// active record fails its checks; [`Self::load_servable`] falls back instead.
     pub fn active(&self) -> Result<Option<StoredSnapshot>, StoreError> {
-        let txn = self.db.begin_read().map_err(db_err("begin read"))?;
+        let txn = self.db().begin_read().map_err(db_err("begin read"))?;
         let state = txn.open_table(STATE).map_err(db_err("open state"))?;
         let Some(key) = read_active(&state)? else { return Ok(None) };
         let snapshots = txn.open_table(SNAPSHOTS).map_err(db_err("open snapshots"))?;
@@ -255,7 +407,7 @@ impl SnapshotStore {
 
     /// The stored snapshot for `current_date`, if any.
     pub fn get(&self, current_date: NaiveDate) -> Result<Option<StoredSnapshot>, StoreError> {
-        let txn = self.db.begin_read().map_err(db_err("begin read"))?;
+        let txn = self.db().begin_read().map_err(db_err("begin read"))?;
         let snapshots = txn.open_table(SNAPSHOTS).map_err(db_err("open snapshots"))?;
         let metas = txn.open_table(METAS).map_err(db_err("open metadata"))?;
         let key = key_of(current_date);
@@ -263,6 +415,45 @@ impl SnapshotStore {
             return Ok(None);
         }
         load(&snapshots, &metas, key).map(Some)
+    }
+
+    /// The snapshot to serve: the active one if it passes its checks (checksum, decoding,
+    /// [`NetworkData::validate`], dates), else the newest stored one that does, with the records
+    /// passed over and why. Errors only when the database itself cannot be read.
+    pub fn load_servable(&self) -> Result<Servable, StoreError> {
+        let txn = self.db().begin_read().map_err(db_err("begin read"))?;
+        let state = txn.open_table(STATE).map_err(db_err("open state"))?;
+        let snapshots = txn.open_table(SNAPSHOTS).map_err(db_err("open snapshots"))?;
+        let metas = txn.open_table(METAS).map_err(db_err("open metadata"))?;
+        let active = read_active(&state).unwrap_or_else(|err| {
+            tracing::error!(error = %err, "the active marker cannot be read; falling back to the newest good snapshot");
+            None
+        });
+        let mut keys: Vec<i32> = snapshots
+            .iter()
+            .map_err(db_err("list snapshots"))?
+            .map(|entry| entry.map(|(k, _)| k.value()))
+            .collect::<Result<_, _>>()
+            .map_err(db_err("list snapshots"))?;
+        keys.reverse();
+        if let Some(active) = active {
+            keys.retain(|k| *k != active);
+            keys.insert(0, active);
+        }
+        let mut rejected = Vec::new();
+        for key in keys {
+            match load(&snapshots, &metas, key) {
+                Ok(stored) => {
+                    return Ok(Servable { snapshot: Some(stored), active: active.map(day_of), rejected });
+                }
+                Err(StoreError::Db { op, source }) => return Err(StoreError::Db { op, source }),
+                Err(err) => {
+                    tracing::error!(current_date = %day_of(key), error = %err, "a stored snapshot fails its checks; not serving it");
+                    rejected.push(RejectedSnapshot { current_date: day_of(key), reason: err.to_string() });
+                }
+            }
+        }
+        Ok(Servable { snapshot: None, active: active.map(day_of), rejected })
     }
 
     /// Validates `data`, stores it under its `current_date` (replacing one of the same day) and
@@ -281,9 +472,9 @@ impl SnapshotStore {
             fetched_at,
         };
         let bytes = codec::encode(data);
-        let meta_json = serde_json::to_vec(&meta).expect("SnapshotMeta serializes");
+        let meta_json = meta_record(&bytes, &meta);
         let key = key_of(meta.current_date);
-        let txn = self.db.begin_write().map_err(db_err("begin write"))?;
+        let txn = self.db().begin_write().map_err(db_err("begin write"))?;
         {
             let mut snapshots = txn.open_table(SNAPSHOTS).map_err(db_err("open snapshots"))?;
             let mut metas = txn.open_table(METAS).map_err(db_err("open metadata"))?;
@@ -311,7 +502,7 @@ impl SnapshotStore {
 
     /// Every stored snapshot, newest `current_date` first, with the active one marked.
     pub fn list(&self) -> Result<Vec<SnapshotListing>, StoreError> {
-        let txn = self.db.begin_read().map_err(db_err("begin read"))?;
+        let txn = self.db().begin_read().map_err(db_err("begin read"))?;
         let active = read_active(&txn.open_table(STATE).map_err(db_err("open state"))?)?;
         let metas = txn.open_table(METAS).map_err(db_err("open metadata"))?;
         let mut out = Vec::new();
@@ -327,7 +518,7 @@ impl SnapshotStore {
     /// is consistent).
     pub fn activate(&self, current_date: NaiveDate) -> Result<SnapshotMeta, StoreError> {
         let key = key_of(current_date);
-        let txn = self.db.begin_write().map_err(db_err("begin write"))?;
+        let txn = self.db().begin_write().map_err(db_err("begin write"))?;
         let meta = {
             let snapshots = txn.open_table(SNAPSHOTS).map_err(db_err("open snapshots"))?;
             let metas = txn.open_table(METAS).map_err(db_err("open metadata"))?;
@@ -347,7 +538,7 @@ impl SnapshotStore {
     /// Records the outcome of an update attempt (replacing the previous record).
     pub fn record_update_attempt(&self, attempt: &UpdateAttempt) -> Result<(), StoreError> {
         let json = serde_json::to_vec(attempt).expect("UpdateAttempt serializes");
-        let txn = self.db.begin_write().map_err(db_err("begin write"))?;
+        let txn = self.db().begin_write().map_err(db_err("begin write"))?;
         {
             let mut state = txn.open_table(STATE).map_err(db_err("open state"))?;
             state.insert("last_update_attempt", json.as_slice()).map_err(db_err("record update attempt"))?;
@@ -357,7 +548,7 @@ impl SnapshotStore {
 
     /// The last recorded update attempt.
     pub fn last_update_attempt(&self) -> Result<Option<UpdateAttempt>, StoreError> {
-        let txn = self.db.begin_read().map_err(db_err("begin read"))?;
+        let txn = self.db().begin_read().map_err(db_err("begin read"))?;
         let state = txn.open_table(STATE).map_err(db_err("open state"))?;
         let Some(value) = state.get("last_update_attempt").map_err(db_err("read update attempt"))? else {
             return Ok(None);
@@ -377,37 +568,75 @@ fn read_active(state: &impl ReadableTable<&'static str, &'static [u8]>) -> Resul
     Ok(Some(i32::from_le_bytes(bytes)))
 }
 
+/// Loads the record under `key` and checks it: checksum, decoding, [`NetworkData::validate`],
+/// and that the key, the metadata and the data agree on the dates.
 fn load(
     snapshots: &impl ReadableTable<i32, &'static [u8]>,
     metas: &impl ReadableTable<i32, &'static [u8]>,
     key: i32,
 ) -> Result<StoredSnapshot, StoreError> {
     let current_date = day_of(key);
+    let what = || format!("snapshot for {current_date}");
     let bytes =
         snapshots.get(key).map_err(db_err("read snapshot"))?.ok_or(StoreError::NotFound(current_date))?;
-    let data = codec::decode(bytes.value()).map_err(|e| StoreError::Decode {
-        what: format!("snapshot for {current_date}"),
-        detail: e.to_string(),
-    })?;
     let meta_bytes =
         metas.get(key).map_err(db_err("read metadata"))?.ok_or(StoreError::NotFound(current_date))?;
-    Ok(StoredSnapshot { meta: parse_meta(key, meta_bytes.value())?, data })
+    let stored = parse_stored_meta(key, meta_bytes.value())?;
+    match &stored.checksum {
+        Some(expected) => {
+            let found = checksum(bytes.value(), &stored.meta);
+            if *expected != found {
+                return Err(StoreError::Decode {
+                    what: what(),
+                    detail: format!(
+                        "checksum mismatch (stored {expected}, computed {found}): the record was altered on disk"
+                    ),
+                });
+            }
+        }
+        None => {
+            tracing::warn!(%current_date, "a snapshot record without checksum (written by an older version)")
+        }
+    }
+    let data = codec::decode(bytes.value())
+        .map_err(|e| StoreError::Decode { what: what(), detail: e.to_string() })?;
+    data.validate()?;
+    let meta = stored.meta;
+    if meta.current_date != current_date
+        || data.snapshot.current_date != current_date
+        || data.snapshot.start_date != meta.start_date
+    {
+        return Err(StoreError::Decode {
+            what: what(),
+            detail: format!(
+                "dates disagree: key {current_date}, metadata {} .. {}, data {} .. {}",
+                meta.start_date, meta.current_date, data.snapshot.start_date, data.snapshot.current_date
+            ),
+        });
+    }
+    Ok(StoredSnapshot { meta, data })
 }
 
-fn parse_meta(key: i32, bytes: &[u8]) -> Result<SnapshotMeta, StoreError> {
+fn parse_stored_meta(key: i32, bytes: &[u8]) -> Result<StoredMeta, StoreError> {
     serde_json::from_slice(bytes).map_err(|e| StoreError::Decode {
         what: format!("metadata for {}", day_of(key)),
         detail: e.to_string(),
     })
 }
 
-/// Opens or creates the file and makes sure our tables and schema version are there.
+fn parse_meta(key: i32, bytes: &[u8]) -> Result<SnapshotMeta, StoreError> {
+    parse_stored_meta(key, bytes).map(|stored| stored.meta)
+}
+
+/// Opens or creates the file, makes sure our tables and schema version are there, and gives
+/// records written before checksums existed their checksum. A panic anywhere in it (redb panics
+/// on some corruptions instead of returning an error), in `Database::create` or after it (where
+/// version 0.1.0 had no guard), means the file is unreadable.
 fn open_database(path: &Path) -> Result<Database, OpenFailure> {
-    // redb's debug builds panic on some corruptions instead of returning `Corrupted`; either way
-    // the file is unreadable.
-    let opened = std::panic::catch_unwind(|| Database::create(path))
-        .map_err(|_| OpenFailure::Unreadable("redb panicked while opening it".into()))?;
-    let db = opened.map_err(|e| match e {
+    let created = catch_unwind(|| Database::create(path)).map_err(|panic| {
+        OpenFailure::Unreadable(format!("redb panicked while opening it: {}", panic_message(&*panic)))
+    })?;
+    let db = created.map_err(|e| match e {
         redb::DatabaseError::DatabaseAlreadyOpen => {
             OpenFailure::Other(StoreError::InUse { path: path.to_path_buf() })
         }
@@ -418,25 +647,147 @@ fn open_database(path: &Path) -> Result<Database, OpenFailure> {
         }
         other => OpenFailure::Unreadable(other.to_string()),
     })?;
+    let prepared = catch_unwind(AssertUnwindSafe(|| prepare_database(&db, path))).unwrap_or_else(|panic| {
+        Err(OpenFailure::Unreadable(format!("redb panicked after opening it: {}", panic_message(&*panic))))
+    });
+    match prepared {
+        Ok(()) => Ok(db),
+        Err(failure) => {
+            // Not closed: closing lets redb write to the file (its allocator state). A damaged
+            // file is moved aside as it was found, a newer version's left untouched.
+            std::mem::forget(db);
+            Err(failure)
+        }
+    }
+}
+
+/// Makes sure the opened file has our tables, this schema version and a checksum on every record.
+fn prepare_database(db: &Database, path: &Path) -> Result<(), OpenFailure> {
     let unreadable = |e: redb::Error| OpenFailure::Unreadable(e.to_string());
+    // A write transaction costs an fsync at its commit (tens of ms on a slow volume, and `serve`
+    // opens the file twice at start: see `check-store`), so a store that is already in order is
+    // only read.
+    if store_is_in_order(db).map_err(unreadable)? {
+        return Ok(());
+    }
     let txn = db.begin_write().map_err(|e| unreadable(e.into()))?;
     {
         let mut state = txn.open_table(STATE).map_err(|e| unreadable(e.into()))?;
-        txn.open_table(SNAPSHOTS).map_err(|e| unreadable(e.into()))?;
-        txn.open_table(METAS).map_err(|e| unreadable(e.into()))?;
+        let snapshots = txn.open_table(SNAPSHOTS).map_err(|e| unreadable(e.into()))?;
+        let mut metas = txn.open_table(METAS).map_err(|e| unreadable(e.into()))?;
         let schema = state.get("schema").map_err(|e| unreadable(e.into()))?.map(|v| v.value().to_vec());
-        match schema {
+        match schema.as_deref().map(<[u8; 4]>::try_from) {
             None => {
                 state
                     .insert("schema", SCHEMA_VERSION.to_le_bytes().as_slice())
                     .map_err(|e| unreadable(e.into()))?;
             }
-            Some(v) if v == SCHEMA_VERSION.to_le_bytes() => {}
-            Some(v) => return Err(OpenFailure::Unreadable(format!("unknown schema version bytes {v:?}"))),
+            Some(Ok(v)) if u32::from_le_bytes(v) == SCHEMA_VERSION => {}
+            Some(Ok(v)) if u32::from_le_bytes(v) > SCHEMA_VERSION => {
+                // Dropping the transaction aborts it: the file is not touched.
+                return Err(OpenFailure::Other(StoreError::NewerSchema {
+                    path: path.to_path_buf(),
+                    found: u32::from_le_bytes(v),
+                    supported: SCHEMA_VERSION,
+                }));
+            }
+            Some(_) => {
+                return Err(OpenFailure::Unreadable(format!("unknown schema version bytes {schema:?}")));
+            }
+        }
+        add_missing_checksums(&snapshots, &mut metas).map_err(unreadable)?;
+    }
+    txn.commit().map_err(|e| unreadable(e.into()))
+}
+
+/// Whether the file already has our tables, this schema version and a checksum on every record,
+/// so that opening it needs no write. A newer schema is left to the write path, which refuses it.
+fn store_is_in_order(db: &Database) -> Result<bool, redb::Error> {
+    let txn = db.begin_read()?;
+    let tables = (txn.open_table(STATE), txn.open_table(SNAPSHOTS), txn.open_table(METAS));
+    let (Ok(state), Ok(_), Ok(metas)) = tables else { return Ok(false) };
+    let schema = state.get("schema")?.map(|v| v.value().to_vec());
+    if schema.as_deref() != Some(SCHEMA_VERSION.to_le_bytes().as_slice()) {
+        return Ok(false);
+    }
+    for entry in metas.iter()? {
+        let (_, value) = entry?;
+        if serde_json::from_slice::<StoredMeta>(value.value()).is_ok_and(|m| m.checksum.is_none()) {
+            return Ok(false);
         }
     }
-    txn.commit().map_err(|e| unreadable(e.into()))?;
-    Ok(db)
+    Ok(true)
+}
+
+/// Gives every record without a checksum (written before they existed) its checksum, when the
+/// record decodes and validates; one that does not is left as it is and will be refused on load.
+fn add_missing_checksums(
+    snapshots: &impl ReadableTable<i32, &'static [u8]>,
+    metas: &mut redb::Table<'_, i32, &'static [u8]>,
+) -> Result<(), redb::Error> {
+    let mut legacy = Vec::new();
+    for entry in metas.iter()? {
+        let (key, value) = entry?;
+        if let Ok(stored) = serde_json::from_slice::<StoredMeta>(value.value())
+            && stored.checksum.is_none()
+        {
+            legacy.push((key.value(), stored.meta));
+        }
+    }
+    for (key, meta) in legacy {
+        let Some(bytes) = snapshots.get(key)? else { continue };
+        let bytes = bytes.value().to_vec();
+        match codec::decode(&bytes)
+            .map_err(|e| e.to_string())
+            .and_then(|d| d.validate().map_err(|e| e.to_string()))
+        {
+            Ok(()) => {
+                metas.insert(key, meta_record(&bytes, &meta).as_slice())?;
+                tracing::info!(current_date = %day_of(key), "added a checksum to a snapshot record written by an older version");
+            }
+            Err(reason) => {
+                tracing::error!(current_date = %day_of(key), %reason, "a snapshot record without checksum fails its checks; leaving it unchanged")
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The message of a caught panic.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".into())
+}
+
+/// Renames the unreadable database file at `path` aside (`<file>.corrupt-<UTC time>`, never
+/// overwriting anything), logging why; returns the new path.
+pub fn move_aside(path: &Path, reason: &str) -> Result<PathBuf, StoreError> {
+    let aside = aside_path(path);
+    tracing::error!(path = %path.display(), aside = %aside.display(), %reason, "database unreadable; moving it aside");
+    std::fs::rename(path, &aside).map_err(|source| StoreError::Io {
+        action: "moving the unreadable database aside from",
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(aside)
+}
+
+/// The files of `data_dir` that an earlier start moved aside (`mechafil.redb.corrupt-*`), oldest
+/// first: kept for an operator to inspect, and reported until they are removed.
+pub fn files_moved_aside(data_dir: &Path) -> Vec<PathBuf> {
+    let prefix = format!("{DB_FILE_NAME}.corrupt-");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(data_dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+        .map(|e| e.path())
+        .collect();
+    files.sort();
+    files
 }
 
 /// `<file>.corrupt-<UTC time>`, with a counter if that exists already (never overwrite).

@@ -424,7 +424,9 @@ fn every_variable_the_binaries_read_is_documented() {
         missing.join("; ")
     );
     // Test hooks are documented as such, never as settings.
-    for hook in ["MECHAFIL_TEST_PAUSE_BEFORE_COMMIT", "MCP_PLOT_SAMPLE_DIR"] {
+    for hook in
+        ["MECHAFIL_TEST_PAUSE_BEFORE_COMMIT", "MECHAFIL_TEST_CRASH_CHECK_STORE", "MCP_PLOT_SAMPLE_DIR"]
+    {
         let line = section.lines().find(|l| l.contains(&format!("`{hook}`"))).unwrap();
         assert!(line.to_lowercase().contains("test"), "DEPLOY.md must mark {hook} as test-only: {line}");
     }

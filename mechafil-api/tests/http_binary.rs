@@ -93,9 +93,8 @@ async fn a_fresh_directory_serves_the_demo_and_shuts_down_gracefully() {
 
 #[tokio::test]
 async fn an_imported_snapshot_persists_across_restarts() {
-    let Some(fixtures) = mechafil_core::test_support::fixtures_dir() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let file = fixtures.join("reference-snapshot-2025-09-09.json");
+    let file = mechafil_core::test_support::reference_snapshot_file();
     let out = cli(dir.path(), &["import", file.to_str().unwrap(), "--start-date", "2022-10-10"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let mut answers = Vec::new();

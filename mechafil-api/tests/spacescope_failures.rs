@@ -16,6 +16,8 @@ use mechafil_api::spacescope::{FetchError, FetchOptions, SpacescopeConfig};
 use mechafil_api::store::{SnapshotStore, UpdateOutcome};
 use mechafil_api::update::{UpdateError, update_cache};
 
+/// The update deadline of these tests: far beyond what any of them takes.
+const DEADLINE: Duration = Duration::from_secs(300);
 const ONBOARDING: &str = "daily_power_onboarding_by_sector_size";
 
 fn scenario() -> FetchOptions {
@@ -39,7 +41,7 @@ async fn failed_update(
     let store = seeded_store(data_dir.path());
     let before = store.active().unwrap().unwrap();
     let mock = MockSpacescope::start(&dir, Mode::DataBacked, Some(fault)).await;
-    let err = update_cache(&config(&mock.base_url), &store, &scenario()).await.unwrap_err();
+    let err = update_cache(&config(&mock.base_url), &store, &scenario(), DEADLINE).await.unwrap_err();
     let after = store.active().unwrap().expect("still an active snapshot");
     assert_eq!(after, before, "the active snapshot is unchanged");
     assert_eq!(store.list().unwrap().len(), 1, "nothing else was stored");
@@ -83,7 +85,7 @@ async fn rate_limiting_is_retried_and_recovers() {
     // Every request is refused twice before it is answered.
     let fault: FaultFn = Arc::new(|req| (req.seen <= 2).then_some(Fault::Status(429)));
     let mock = MockSpacescope::start(&dir, Mode::DataBacked, Some(fault)).await;
-    let meta = update_cache(&mock_config(&mock.base_url), &store, &scenario()).await.unwrap();
+    let meta = update_cache(&mock_config(&mock.base_url), &store, &scenario(), DEADLINE).await.unwrap();
     assert_eq!(meta.current_date, day("2025-09-09"));
     assert_eq!(meta.source, SnapshotSource::Spacescope);
     let active = store.active().unwrap().unwrap();
@@ -148,7 +150,7 @@ async fn a_timeout_that_clears_is_retried() {
     let mock = MockSpacescope::start(&dir, Mode::DataBacked, Some(fault)).await;
     let mut config = mock_config(&mock.base_url);
     config.request_timeout = Duration::from_millis(1000);
-    let meta = update_cache(&config, &store, &scenario()).await.unwrap();
+    let meta = update_cache(&config, &store, &scenario(), DEADLINE).await.unwrap();
     assert_eq!(store.active().unwrap().unwrap().meta, meta);
 }
 

@@ -1,4 +1,5 @@
-//! Data-layer commands: `update-cache`, `import`, `export`, `snapshots`, `activate`.
+//! Data-layer commands: `update-cache`, `import`, `export`, `snapshots`, `activate`,
+//! `check-store`.
 //!
 //! ```text
 //! mechafil-api update-cache [--start-date D] [--current-date D] [--window-days W]
@@ -6,6 +7,7 @@
 //! mechafil-api export FILE [--date D]
 //! mechafil-api snapshots
 //! mechafil-api activate DATE
+//! mechafil-api check-store
 //! ```
 //! All act on the store in `--data-dir` / `$MECHAFIL_DATA_DIR`. Failures print the reason and
 //! exit non-zero; the active snapshot is then unchanged.
@@ -64,11 +66,82 @@ pub enum DataCommand {
         /// Its current_date.
         date: NaiveDate,
     },
+    /// Check the store as `serve` would at start: open it (an unreadable file is moved aside),
+    /// check every snapshot record it would try (checksum, consistency), and print what would be
+    /// served as one JSON line. `serve` runs this in a child process before opening the store,
+    /// so that damage which crashes redb outright cannot crash the service.
+    CheckStore,
+}
+
+/// What `check-store` prints (one JSON line).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct StoreCheck {
+    /// The snapshot `serve` would serve, if any.
+    pub serving: Option<ServingCheck>,
+    /// The `current_date` the store marks active.
+    pub active: Option<NaiveDate>,
+    /// Records that fail their checks: `(current_date, reason)`.
+    pub rejected: Vec<(NaiveDate, String)>,
+    /// Where an unreadable file was moved, and why.
+    pub moved_aside: Option<(PathBuf, String)>,
+    /// Why an empty write transaction failed, if it did (`None`: the store takes writes).
+    pub write_failed: Option<String>,
+}
+
+/// The snapshot `check-store` found servable.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ServingCheck {
+    /// Its metadata.
+    pub meta: SnapshotMeta,
+    /// CRC-32 of its encoding (`crc32:<hex>`), to compare with a known snapshot.
+    pub fingerprint: String,
+}
+
+/// The fingerprint [`ServingCheck`] reports for `data`.
+pub fn fingerprint(data: &NetworkData) -> String {
+    format!("crc32:{:08x}", crc32fast::hash(&crate::store::codec::encode(data)))
+}
+
+/// Test hook (see `tests/abuse/store.rs`), debug builds only: when set, `check-store` aborts
+/// as redb does on some damage, so the test can check how `serve` handles a crashed check.
+#[cfg(debug_assertions)]
+const CRASH_CHECK_STORE_VAR: &str = "MECHAFIL_TEST_CRASH_CHECK_STORE";
+
+/// Runs `check-store` (see [`DataCommand::CheckStore`]).
+async fn check_store(data_dir: &Path) -> anyhow::Result<()> {
+    #[cfg(debug_assertions)]
+    if std::env::var_os(CRASH_CHECK_STORE_VAR).is_some() {
+        std::process::abort();
+    }
+    let dir = data_dir.to_path_buf();
+    let (opened, servable, _) = tokio::task::spawn_blocking(move || SnapshotStore::open_and_load(&dir))
+        .await
+        .context("the store task did not finish")?
+        .with_context(|| format!("opening the snapshot store in {}", data_dir.display()))?;
+    // A crash here (redb panicking while it unwinds) ends this process, not the service.
+    let store = opened.store.clone();
+    let write_failed = tokio::task::spawn_blocking(move || store.probe_write())
+        .await
+        .context("the store task did not finish")?
+        .err()
+        .map(|e| e.to_string());
+    let check = StoreCheck {
+        write_failed,
+        serving: servable.snapshot.map(|s| ServingCheck { fingerprint: fingerprint(&s.data), meta: s.meta }),
+        active: servable.active,
+        rejected: servable.rejected.into_iter().map(|r| (r.current_date, r.reason)).collect(),
+        moved_aside: opened.moved_aside.zip(opened.moved_aside_reason),
+    };
+    println!("{}", serde_json::to_string(&check).context("serializing the report")?);
+    Ok(())
 }
 
 /// Runs one data-layer command.
 pub async fn run(command: DataCommand, global: &GlobalArgs) -> anyhow::Result<()> {
     init_tracing();
+    if let DataCommand::CheckStore = command {
+        return check_store(&global.data_dir).await;
+    }
     let store = open_store(&global.data_dir).await?;
     match command {
         DataCommand::UpdateCache { start_date, current_date, window_days } => {
@@ -76,7 +149,9 @@ pub async fn run(command: DataCommand, global: &GlobalArgs) -> anyhow::Result<()
                 .context("reading the Spacescope settings")?
                 .context("no Spacescope token: set SPACESCOPE_TOKEN or SPACESCOPE_AUTH_FILE")?;
             let opts = FetchOptions { start_date, current_date, window_days };
-            let meta = update_cache(&config, &store, &opts).await.context("update-cache failed")?;
+            let deadline =
+                crate::config::ApiConfig::from_env().context("reading the settings")?.update_deadline;
+            let meta = update_cache(&config, &store, &opts, deadline).await.context("update-cache failed")?;
             println!("activated {}", describe(&meta));
         }
         DataCommand::Import { file, start_date } => {
@@ -131,6 +206,7 @@ pub async fn run(command: DataCommand, global: &GlobalArgs) -> anyhow::Result<()
             let meta = blocking(store, move |s| s.activate(date)).await.context("activate failed")?;
             println!("activated {}", describe(&meta));
         }
+        DataCommand::CheckStore => unreachable!("handled before the store is opened"),
     }
     Ok(())
 }
@@ -138,14 +214,16 @@ pub async fn run(command: DataCommand, global: &GlobalArgs) -> anyhow::Result<()
 /// Opens the store, telling the operator when a damaged file was moved aside.
 async fn open_store(data_dir: &Path) -> anyhow::Result<SnapshotStore> {
     let dir = data_dir.to_path_buf();
-    let OpenedStore { store, moved_aside } = tokio::task::spawn_blocking(move || SnapshotStore::open(&dir))
-        .await
-        .context("the store task did not finish")?
-        .with_context(|| format!("opening the snapshot store in {}", data_dir.display()))?;
+    let OpenedStore { store, moved_aside, moved_aside_reason } =
+        tokio::task::spawn_blocking(move || SnapshotStore::open(&dir))
+            .await
+            .context("the store task did not finish")?
+            .with_context(|| format!("opening the snapshot store in {}", data_dir.display()))?;
     if let Some(aside) = moved_aside {
         eprintln!(
-            "warning: {} could not be opened; it was moved to {} and a new, empty store was created",
+            "warning: {} could not be opened ({}); it was moved to {} and a new, empty store was created",
             store.path().display(),
+            moved_aside_reason.unwrap_or_default(),
             aside.display()
         );
     }

@@ -38,11 +38,26 @@ pub enum ApiError {
         /// One entry per problem.
         details: Vec<FieldError>,
     },
-    /// 413: the body exceeds the limit.
-    #[error("request body larger than {limit} bytes")]
+    /// 413: the body exceeds the endpoint's size limit.
+    #[error("request body larger than {limit} bytes, this endpoint's limit")]
     PayloadTooLarge {
         /// The limit in bytes.
         limit: usize,
+    },
+    /// 413: the body holds more JSON values than the endpoint's limit (see `http::json`).
+    #[error(
+        "the request body holds more than {limit} JSON values (numbers, strings, keys, lists, objects), \
+         this endpoint's limit"
+    )]
+    TooManyValues {
+        /// The limit.
+        limit: usize,
+    },
+    /// 408: the request body did not arrive in time.
+    #[error("the request body did not arrive within {secs} s")]
+    RequestTimeout {
+        /// The time allowed, seconds.
+        secs: u64,
     },
     /// 404: no such path.
     #[error("no endpoint at {0}; see / for the list")]
@@ -107,7 +122,10 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::PayloadTooLarge { .. } | ApiError::TooManyValues { .. } => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
+            ApiError::RequestTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,

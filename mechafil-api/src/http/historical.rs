@@ -275,6 +275,14 @@ impl Serialize for DataObject<'_> {
         map.serialize_entry("hist_window_days", &RECENT_WINDOW_DAYS)?;
         map.serialize_entry("hist_window_n_entries", &recent.count)?;
         map.serialize_entry("smoothed_metrics", &snapshot.smoothed)?;
+        // The reference service's names for the same three numbers (its clients seed scenarios
+        // from them).
+        map.serialize_entry(
+            "raw_byte_power_averaged_over_previous_30days",
+            &snapshot.smoothed.raw_byte_power,
+        )?;
+        map.serialize_entry("renewal_rate_averaged_over_previous_30days", &snapshot.smoothed.renewal_rate)?;
+        map.serialize_entry("filplus_rate_averaged_over_previous_30days", &snapshot.smoothed.filplus_rate)?;
         let mut meta: Vec<(&str, serde_json::Value)> = Vec::new();
         for f in arrays.iter().filter(|f| wanted(f.name)) {
             let sampling = sampling(f);

@@ -1,8 +1,10 @@
 //! The HTTP API (axum): routes, middleware and the serve loop. `docs/API.md` is the contract.
 //!
 //! - [`router`] builds the app from an [`AppState`]; [`run`] serves it on a listener until a
-//!   shutdown future resolves, then drains in-flight requests for a bounded time. Tests bind
-//!   port 0 and call these directly.
+//!   shutdown future resolves, then drains in-flight requests for a bounded time, within the
+//!   connection limits and timeouts of [`server`]. Tests bind port 0 and call these directly.
+//! - Request bodies are bounded before any work starts: [`body`] (size, deadline, admission of
+//!   large bodies) and [`json`] (duplicate keys, a cap on the number of values).
 //! - Submodules: [`request`] (parsing and validation), [`simulate`], [`historical`],
 //!   [`sampling`] (weekly Mondays), [`error`] (status codes and the error body), [`state`].
 //! - CPU work (simulation, serialisation) runs on the blocking pool via
@@ -33,17 +35,20 @@ pub mod cpu;
 pub mod error;
 pub mod explore;
 pub mod historical;
+pub mod json;
+pub mod metrics;
 pub mod openapi;
 pub mod request;
 pub mod sampling;
 pub mod schedule;
+pub mod server;
 pub mod simulate;
 pub mod state;
 
 use body::JsonObject;
 use error::ApiError;
 use simulate::Resolution;
-pub use state::{AppState, DataSources, Served};
+pub use state::{AppState, DataSources, Served, StoreProblem, StoreProblemKind};
 
 /// The API version reported by `/health` and `/openapi.json`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -68,10 +73,13 @@ pub fn router(state: AppState) -> Router {
         .route("/historical-data", get(historical_weekly))
         .route("/historical-data/full", get(historical_daily))
         .route("/admin/update-cache", post(admin::update_cache))
+        .route("/metrics", get(metrics::metrics))
         .route("/openapi.json", get(openapi::openapi_json))
         .route("/docs", get(openapi::docs_page))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(state.clone(), body::admit_large_bodies))
+        .layer(middleware::from_fn_with_state(state.clone(), metrics::record))
         .with_state(state)
         .layer(CompressionLayer::new())
         .layer(cors)
@@ -81,33 +89,15 @@ pub fn router(state: AppState) -> Router {
         .layer(CatchPanicLayer::custom(|_| ApiError::Internal("a handler panicked".into()).into_response()))
 }
 
-/// Serves `app` on `listener` until `shutdown` resolves, then lets in-flight requests finish
-/// for at most `grace`.
+/// Serves `app` on `listener` with the default [`server::ServerLimits`] until `shutdown`
+/// resolves, then lets in-flight requests finish for at most `grace`.
 pub async fn run(
     listener: TcpListener,
     app: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
     grace: Duration,
 ) -> std::io::Result<()> {
-    let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
-        shutdown.await;
-        let _ = stopping_tx.send(());
-    });
-    let deadline = async move {
-        if stopping_rx.await.is_ok() {
-            tokio::time::sleep(grace).await;
-        } else {
-            std::future::pending::<()>().await;
-        }
-    };
-    tokio::select! {
-        result = server => result,
-        () = deadline => {
-            tracing::warn!(?grace, "shutdown grace period over; dropping remaining connections");
-            Ok(())
-        }
-    }
+    server::serve(listener, app, shutdown, grace, server::ServerLimits::default()).await
 }
 
 fn cors_layer(origins: Option<&[String]>) -> CorsLayer {
@@ -167,14 +157,20 @@ async fn health(State(state): State<AppState>) -> Response {
         }
         Err(reason) => (StatusCode::SERVICE_UNAVAILABLE, serde_json::Value::Null, Some(reason)),
     };
+    let store_problems = state.store_problems();
     let mut body = json!({
-        "status": if status == StatusCode::OK { "ok" } else { "unavailable" },
+        "status": match (status == StatusCode::OK, store_problems.is_empty()) {
+            (true, true) => "ok",
+            (true, false) => "degraded",
+            (false, _) => "unavailable",
+        },
         "version": VERSION,
         "snapshot": snapshot,
         "uptime_seconds": (chrono::Utc::now() - state.started_at()).num_seconds(),
         "last_update": state.last_update(),
         "update_in_progress": state.update_in_progress(),
         "updates_enabled": state.data().store.is_some() && state.data().spacescope.is_some(),
+        "store_problems": store_problems,
     });
     if let Some(reason) = reason {
         body["error"] = json!(reason);
@@ -199,7 +195,7 @@ async fn simulate_with(
     let body = state
         .run_cpu(move || {
             let request = request::parse_simulate(&body.0, &served.simulator)?;
-            Ok::<_, ApiError>(simulate::simulate_json(&served, &request, resolution))
+            simulate::simulate_json(&served, &request, resolution)
         })
         .await??;
     Ok(json_response(body))
@@ -230,7 +226,11 @@ async fn simulate_batch(State(state): State<AppState>, body: JsonObject) -> Resu
         .cpu()
         .run_chunks(chunks, parallel, deadline, move |range| simulate::batch_entries(&served, &batch, range))
         .await?;
-    Ok(json_response(simulate::batch_body(entries)))
+    let pieces = simulate::batch_body(entries);
+    let body = axum::body::Body::from_stream(futures_util::stream::iter(
+        pieces.into_iter().map(Ok::<_, std::convert::Infallible>),
+    ));
+    Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response())
 }
 
 /// Query of the historical endpoints.

@@ -14,11 +14,11 @@ use mechafil_core::analysis::sweep::{MAX_AXES, MAX_CELLS};
 use mechafil_core::analysis::{
     AnalysisSeries, MAX_NAME_CHARS, MAX_OUTPUT_SERIES, MAX_SUMMARIES, MAX_WORK_DAYS,
 };
-use mechafil_core::{MAX_FORECAST_DAYS, Param, SeriesName};
+use mechafil_core::{MAX_FORECAST_DAYS, Param, ParamDefault, ParamKind, SeriesName};
 use serde_json::{Value, json};
 
 use super::analyze::parse::MAX_SEED;
-use super::body::BODY_LIMIT;
+use super::body::{BODY_LIMIT, LARGE_BODY_LIMIT};
 use super::request::MAX_BATCH_SCENARIOS;
 
 /// One endpoint, for the index, the docs page and the OpenAPI document.
@@ -95,39 +95,85 @@ pub const ENDPOINTS: &[Endpoint] = &[
         path: "/admin/update-cache",
         summary: "Fetch fresh data from Spacescope (Bearer ADMIN_TOKEN)",
     },
+    Endpoint {
+        method: "GET",
+        path: "/metrics",
+        summary: "Counters for operators, Prometheus text format (requests, latencies, queues, updates)",
+    },
     Endpoint { method: "GET", path: "/openapi.json", summary: "This API as OpenAPI 3.1" },
     Endpoint { method: "GET", path: "/docs", summary: "Human-readable API documentation" },
 ];
 
-fn knob(description: &str, minimum: Option<f64>, maximum: Option<f64>) -> Value {
-    let mut number = json!({"type": "number"});
-    if let Some(min) = minimum {
-        number["minimum"] = json!(min);
+/// The JSON schema of one simulation parameter, derived from its rule in
+/// [`mechafil_core::rules`] (the only place ranges are written).
+fn param_schema(param: Param) -> Value {
+    let rule = param.rule();
+    let description = match rule.unit {
+        "" => rule.description.to_string(),
+        unit => format!("{} Unit: {unit}.", rule.description),
+    };
+    let integer = rule.kind == ParamKind::Days;
+    let mut number = json!({"type": if integer { "integer" } else { "number" }});
+    if let Some(bounds) = rule.bounds {
+        let bound = |x: f64| if integer { json!(x as u64) } else { json!(x) };
+        if bounds.min_exclusive {
+            number["exclusiveMinimum"] = bound(bounds.min);
+        } else {
+            number["minimum"] = bound(bounds.min);
+        }
+        number["maximum"] = bound(bounds.max);
     }
-    if let Some(max) = maximum {
-        number["maximum"] = json!(max);
+    match rule.kind {
+        ParamKind::Knob => json!({
+            "description": description,
+            "oneOf": [number.clone(),
+                      {"type": "array", "items": number, "minItems": 1, "maxItems": MAX_FORECAST_DAYS},
+                      {"type": "null"}],
+        }),
+        ParamKind::Number | ParamKind::Days => {
+            number["type"] = json!([number["type"].clone(), "null"]);
+            number["description"] = json!(description);
+            number
+        }
+        ParamKind::Bool => json!({"description": description, "type": ["boolean", "null"]}),
     }
-    json!({
-        "description": description,
-        "oneOf": [number.clone(), {"type": "array", "items": number, "minItems": 1}, {"type": "null"}],
-    })
 }
 
 fn simulate_properties() -> Value {
-    json!({
-        "rbp": knob("Raw-byte power onboarded, PiB/day. Default: the snapshot's 30-day median.", Some(0.0), None),
-        "rr": knob("Sector renewal rate, 0..1. Default: the snapshot's 30-day median.", Some(0.0), Some(1.0)),
-        "fpr": knob("FIL+ (verified deal) share of onboarding, 0..1. Default: the snapshot's 30-day median.", Some(0.0), Some(1.0)),
-        "lock_target": knob("Pledge lock target, 0..1. Default 0.3.", Some(0.0), Some(1.0)),
-        "forecast_length_days": {"description": "Forecast length F in days. Default: the length of a list parameter, else 3650.",
-            "type": ["integer", "null"], "minimum": 1, "maximum": MAX_FORECAST_DAYS},
-        "sector_duration_days": {"description": "Average sector duration in days. Default 540.",
-            "type": ["integer", "null"], "minimum": 1},
-        "fil_plus_m": knob("FIL+ quality multiplier (> 0). Default 10.", Some(0.0), None),
-        "qa_renew_relative_multiplier": knob("QA renewal rate relative to raw-byte (>= 0). Default 1.", Some(0.0), None),
-        "burn_boost": {"description": "Multiplier of the daily gas burn after the history. Default 1.", "type": ["number", "null"], "minimum": 0},
-        "use_available_supply": {"description": "Base new pledge on available instead of circulating supply. Default false.", "type": ["boolean", "null"]},
-    })
+    Value::Object(Param::ALL.into_iter().map(|p| (p.name().to_string(), param_schema(p))).collect())
+}
+
+/// The rows of docs/API.md's parameter table, derived from the rules (a test keeps the
+/// document equal to them).
+pub fn parameter_table_rows() -> Vec<String> {
+    let number = |x: f64| format!("{x}");
+    Param::ALL
+        .into_iter()
+        .map(|param| {
+            let rule = param.rule();
+            let range = rule.bounds.map(|b| {
+                let open = if b.min_exclusive { "(" } else { "[" };
+                format!("{open}{}, {}]", number(b.min), number(b.max))
+            });
+            let values = match (rule.kind, range) {
+                (ParamKind::Knob, Some(r)) => format!("number in {r} or list of F numbers"),
+                (ParamKind::Number, Some(r)) => format!("number in {r}"),
+                (ParamKind::Days, Some(r)) => format!("integer in {r}"),
+                _ => "bool".to_string(),
+            };
+            let default = match rule.default {
+                ParamDefault::Smoothed => "the snapshot's 30-day median".to_string(),
+                ParamDefault::Value(v) => number(v),
+                ParamDefault::Flag(b) => b.to_string(),
+                ParamDefault::ForecastLength(n) => format!("length of a list parameter, else {n}"),
+            };
+            let unit = if rule.unit.is_empty() { String::new() } else { format!(", {}", rule.unit) };
+            // The description without its "Default: ..." sentence, which has its own column.
+            let meaning =
+                rule.description.split(" Default").next().unwrap_or(rule.description).trim_end_matches('.');
+            format!("| `{}` | {values} | {default} | {meaning}{unit} |", param.name())
+        })
+        .collect()
 }
 
 static DOCUMENT: LazyLock<Value> = LazyLock::new(|| {
@@ -165,7 +211,7 @@ static DOCUMENT: LazyLock<Value> = LazyLock::new(|| {
             "summary": summary, "description": description,
             "requestBody": {"required": false, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SimulateRequest"}}}},
             "responses": with(json!({"200": {"description": "The forecast", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SimulateResponse"}}}}}),
-                errors(&[("413", "Body over the size limit"), ("422", "Invalid input"), ("503", "No snapshot can be served")])),
+                errors(&[("408", "Body not received in time"), ("413", "Body over the size or value limit"), ("422", "Invalid input"), ("429", "Busy: retry after Retry-After"), ("503", "No snapshot can be served")])),
         })
     };
     let historical_op = |summary: &str| {
@@ -180,7 +226,7 @@ static DOCUMENT: LazyLock<Value> = LazyLock::new(|| {
     json!({
         "openapi": "3.1.0",
         "info": {"title": "MechaFil API", "version": super::VERSION,
-                 "description": format!("Filecoin economics forecasts (the MechaFil model) and network history. Bodies up to {BODY_LIMIT} bytes. See docs/API.md.")},
+                 "description": format!("Filecoin economics forecasts (the MechaFil model) and network history. Bodies up to {BODY_LIMIT} bytes ({LARGE_BODY_LIMIT} for /simulate/batch and /analyze/*); duplicate keys are refused. See docs/API.md.")},
         "paths": {
             "/health": {"get": {"summary": "Service status", "responses": {"200": {"description": "Serving"}, "503": {"description": "No snapshot"}}}},
             "/simulate": {"post": simulate_op("Forecast, weekly", "Mondays of current_date ..= current_date + F - 1; series_dates gives each series' dates.")},
@@ -192,7 +238,7 @@ static DOCUMENT: LazyLock<Value> = LazyLock::new(|| {
                     "properties": {"scenarios": {"type": "array", "minItems": 1, "maxItems": MAX_BATCH_SCENARIOS, "items": scenario},
                                    "output": simulate_request["properties"]["output"].clone()}}}}},
                 "responses": with(json!({"200": {"description": "{\"results\": [...]} in request order"}}),
-                    errors(&[("413", "Body over the size limit"), ("422", "Invalid input"), ("503", "No snapshot can be served")])),
+                    errors(&[("408", "Body not received in time"), ("413", "Body over the size or value limit"), ("422", "Invalid input"), ("429", "Busy: retry after Retry-After"), ("503", "No snapshot can be served")])),
             }},
             "/analyze/ensemble": {"post": analyze_op("Ensemble: percentile bands", "EnsembleRequest",
                 "N members, each the base with the varied knobs drawn from its own seeded stream; exact quantiles (numpy's linear method) per date, and the distribution of each summary.")},
@@ -205,12 +251,14 @@ static DOCUMENT: LazyLock<Value> = LazyLock::new(|| {
             "/analyze/compare": {"post": analyze_op("Scenario comparison", "CompareRequest",
                 "The baseline and each named scenario (the baseline with its own fields) on shared dates, with diff and rel_diff.")},
             "/historical-data": {"get": historical_op("Network history, weekly")},
+            "/metrics": {"get": {"summary": "Counters for operators in the Prometheus text format (version 0.0.4)",
+                "responses": {"200": {"description": "text/plain; version=0.0.4", "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
             "/historical-data/full": {"get": historical_op("Network history, daily")},
             "/admin/update-cache": {"post": {
                 "summary": "Fetch fresh data from Spacescope", "security": [{"bearer": []}],
                 "responses": with(json!({"200": {"description": "Updated; the new snapshot's dates"}}),
                     errors(&[("401", "Missing or wrong token"), ("403", "ADMIN_TOKEN not configured"),
-                             ("409", "An update is already running"), ("502", "Spacescope failed; the old snapshot is still served")])),
+                             ("409", "An update is already running"), ("502", "Spacescope failed or the update deadline passed; the old snapshot is still served")])),
             }},
         },
         "components": {
@@ -428,4 +476,32 @@ table{{border-collapse:collapse}}td{{border-top:1px solid #ddd;padding:.3rem .6r
 
 fn escape(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_parameter_schema_has_the_rule_s_bounds() {
+        let properties = simulate_properties();
+        for param in Param::ALL {
+            let schema = &properties[param.name()];
+            let rule = param.rule();
+            let number = match rule.kind {
+                ParamKind::Knob => &schema["oneOf"][0],
+                _ => schema,
+            };
+            match rule.bounds {
+                Some(b) => {
+                    let min_key = if b.min_exclusive { "exclusiveMinimum" } else { "minimum" };
+                    assert_eq!(number[min_key].as_f64(), Some(b.min), "{param}");
+                    assert_eq!(number["maximum"].as_f64(), Some(b.max), "{param}");
+                }
+                None => assert_eq!(number["type"], json!(["boolean", "null"]), "{param}"),
+            }
+            assert!(schema["description"].as_str().unwrap().starts_with(rule.description), "{param}");
+        }
+        assert_eq!(properties.as_object().unwrap().len(), Param::ALL.len());
+    }
 }

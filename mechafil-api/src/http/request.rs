@@ -1,6 +1,7 @@
 //! Parsing of request bodies into validated parameters, with one error entry per bad field.
 //!
-//! Bodies are read as `serde_json::Value` first and converted field by field (rather than
+//! Bodies are read as `serde_json::Value` first (by the bounded parser of [`super::json`]) and
+//! converted field by field (rather than
 //! deserialised straight into a struct) so that every problem — wrong type, unknown field,
 //! bad output name — is reported with its field name in the `details` list, all at once.
 
@@ -47,18 +48,11 @@ pub struct BatchRequest {
     pub output: Vec<SeriesName>,
 }
 
-/// Parses a JSON body. Malformed JSON and non-objects are 422s that say so.
+/// Parses a JSON body with the limits of an ordinary body (`body::MAX_VALUES`): malformed
+/// JSON, duplicate keys and non-objects are 422s that say so; too many values a 413.
 pub fn parse_json_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
-    let value: Value = if body.iter().all(u8::is_ascii_whitespace) {
-        // An empty body means "all defaults", as for `{}`.
-        Value::Object(Map::new())
-    } else {
-        serde_json::from_slice(body).map_err(|e| ApiError::field("body", format!("malformed JSON: {e}")))?
-    };
-    match value {
-        Value::Object(map) => Ok(map),
-        other => Err(ApiError::field("body", format!("expected a JSON object, got {}", type_name(&other)))),
-    }
+    super::json::parse_object(body, super::body::BodyClass::Ordinary.parse_limits())
+        .map_err(super::body::api_error)
 }
 
 /// Parses and validates a simulate request against `sim`'s snapshot.

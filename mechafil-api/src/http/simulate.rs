@@ -28,20 +28,58 @@ pub enum Resolution {
     Daily,
 }
 
-/// Runs `request` on `served` and returns the response body.
-pub fn simulate_json(served: &Served, request: &SimulateRequest, resolution: Resolution) -> Vec<u8> {
+/// Runs `request` on `served` and returns the response body; a 422 when the forecast overflows
+/// ([`check_finite`]).
+pub fn simulate_json(
+    served: &Served,
+    request: &SimulateRequest,
+    resolution: Resolution,
+) -> Result<Vec<u8>, ApiError> {
     // A pooled output: a fresh 1-3 MB buffer per request would cost page faults on every
     // call and let the allocator's footprint drift with the forecast lengths asked for.
     served.with_output(|out| {
         served.simulator.simulate_into(&request.params, out);
+        check_finite(out)?;
         let body = SimulateBody::new(served, request, out, resolution);
         // Sized up front (about 20 bytes per number) so the buffer is allocated once rather
         // than doubled a dozen times.
         let numbers: usize = body.simulation_output.series.iter().map(|(_, s)| s.count).sum();
         let mut json = Vec::with_capacity(4096 + 20 * numbers);
         serde_json::to_writer(&mut json, &body).expect("serialising to memory cannot fail");
-        json
+        Ok(json)
     })
+}
+
+/// Refuses (422) a run whose forecast left the finite numbers: within the parameter rules the
+/// model stays finite on real data (`mechafil-core/tests/properties.rs` checks the corners), but
+/// an extreme snapshot can still overflow, and an answer of `null`s helps nobody. NaN is the
+/// model's own 0/0 in the two per-sector ratios (no sector was sealed), as in the reference,
+/// and is allowed there only. Only the forecast days are checked: the history is data.
+pub fn check_finite(out: &SimOutput) -> Result<(), ApiError> {
+    let history_days = out.n_days() - out.forecast_len();
+    for (name, values) in out.iter() {
+        let ratio = matches!(name, SeriesName::DayPledgePerQap | SeriesName::OneYearSectorRoi);
+        let first_forecast_index = match name.axis() {
+            mechafil_core::Axis::Forecast => 0,
+            _ => history_days.min(values.len()),
+        };
+        let bad = values[first_forecast_index..]
+            .iter()
+            .position(|v| v.is_infinite() || (v.is_nan() && !ratio))
+            .map(|i| i + first_forecast_index);
+        if let Some(i) = bad {
+            return Err(ApiError::field(
+                "body",
+                format!(
+                    "the forecast overflows with these parameters: {name} is {} on {}; \
+                     smaller onboarding or multipliers keep it finite",
+                    values[i],
+                    out.date_at(name, i)
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Refuses a batch whose answer would be too large (422 naming `scenarios`).
@@ -72,8 +110,12 @@ pub fn batch_entries(served: &Served, batch: &BatchRequest, range: std::ops::Ran
         if i > 0 {
             body.push(b',');
         }
-        match scenario {
-            Ok(request) => body.extend_from_slice(&simulate_json(served, request, Resolution::Weekly)),
+        let answer = match scenario {
+            Ok(request) => simulate_json(served, request, Resolution::Weekly),
+            Err(err) => Err(err.clone()),
+        };
+        match answer {
+            Ok(json) => body.extend_from_slice(&json),
             Err(err) => serde_json::to_writer(
                 &mut body,
                 &ErrorEntry { error: err.to_string(), details: err.details() },
@@ -84,18 +126,20 @@ pub fn batch_entries(served: &Served, batch: &BatchRequest, range: std::ops::Ran
     body
 }
 
-/// `{"results": [...]}` from the entries of consecutive chunks of scenarios.
-pub fn batch_body(chunks: Vec<Vec<u8>>) -> Vec<u8> {
-    let mut body = Vec::with_capacity(chunks.iter().map(Vec::len).sum::<usize>() + chunks.len() + 16);
-    body.extend_from_slice(b"{\"results\":[");
-    for (i, chunk) in chunks.iter().enumerate() {
+/// `{"results": [...]}` from the entries of consecutive chunks of scenarios, as the pieces to
+/// send one after the other: an answer of tens of MB is never copied into one buffer, which
+/// would double its memory and take milliseconds on an async worker.
+pub fn batch_body(chunks: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
+    let mut pieces = Vec::with_capacity(2 * chunks.len() + 2);
+    pieces.push(b"{\"results\":[".to_vec());
+    for (i, chunk) in chunks.into_iter().enumerate() {
         if i > 0 {
-            body.push(b',');
+            pieces.push(b",".to_vec());
         }
-        body.extend_from_slice(chunk);
+        pieces.push(chunk);
     }
-    body.extend_from_slice(b"]}");
-    body
+    pieces.push(b"]}".to_vec());
+    pieces
 }
 
 #[derive(Serialize)]
@@ -116,6 +160,10 @@ struct SimulateBody<'a> {
 struct InputEcho<'a> {
     #[serde(flatten)]
     params: &'a ValidParams,
+    /// Aliases of `rbp`, `rr` and `fpr` under the names the reference service's clients read.
+    raw_byte_power: &'a Knob,
+    renewal_rate: &'a Knob,
+    filplus_rate: &'a Knob,
     output: Vec<&'static str>,
     explanation: String,
     snapshot: SnapshotRef,
@@ -182,6 +230,9 @@ impl<'a> SimulateBody<'a> {
         SimulateBody {
             input: InputEcho {
                 params: &request.params,
+                raw_byte_power: request.params.rbp(),
+                renewal_rate: request.params.rr(),
+                filplus_rate: request.params.fpr(),
                 output: request.output.iter().map(|n| n.as_str()).collect(),
                 explanation: explanation(served, request),
                 snapshot: served.snapshot_ref(),

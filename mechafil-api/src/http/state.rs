@@ -3,13 +3,15 @@
 
 use std::sync::{Arc, Mutex, RwLock};
 
+use super::body::LargeRequests;
 use super::cpu::CpuBudget;
 use super::error::ApiError;
+use super::metrics::{Metrics, UpdateMetric};
 use crate::config::ApiConfig;
 use crate::network_data::{NetworkData, SnapshotMeta, SnapshotSource};
 use crate::spacescope::{FetchOptions, SpacescopeConfig};
 use crate::store::{SnapshotStore, UpdateAttempt};
-use crate::update::{UpdateError, update_cache};
+use crate::update::{UpdateError, update_cache_with};
 use chrono::{DateTime, NaiveDate, Utc};
 use mechafil_core::{SimOutput, Simulator, SnapshotError};
 use serde::Serialize;
@@ -80,12 +82,42 @@ struct Inner {
     served: RwLock<Result<Arc<Served>, String>>,
     config: ApiConfig,
     cpu: CpuBudget,
+    large_requests: LargeRequests,
+    metrics: Metrics,
     started_at: DateTime<Utc>,
     data: DataSources,
-    /// Held while an update runs: a second one gets 409 instead of queueing.
-    update_lock: tokio::sync::Mutex<()>,
+    /// Held while an update runs (by its task, not by the request that started it): a second
+    /// one gets 409 instead of queueing.
+    update_lock: Arc<tokio::sync::Mutex<()>>,
     /// The last update attempt, kept in memory so `/health` never reads redb.
     last_update: RwLock<Option<UpdateAttempt>>,
+    /// What is wrong with the store, found at start (for `/health`).
+    store_problems: RwLock<Vec<StoreProblem>>,
+}
+
+/// Something wrong with the snapshot store, reported by `/health` (status `degraded`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StoreProblem {
+    /// What kind of problem.
+    pub kind: StoreProblemKind,
+    /// What happened and what is served instead, for the operator.
+    pub message: String,
+}
+
+/// The kinds of [`StoreProblem`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StoreProblemKind {
+    /// A damaged database file was moved aside (now or by an earlier start) and is kept there.
+    MovedAside,
+    /// A stored snapshot fails its checksum or consistency check and is never served.
+    DamagedSnapshot,
+    /// Something else than the store's active snapshot is served (an older one, or the demo).
+    Fallback,
+    /// The store cannot be opened: the demo is served and updates are disabled.
+    Unavailable,
+    /// The store can be read but not written: updates will fail until it is repaired.
+    NotWritable,
 }
 
 /// Where fresh data comes from and goes to. Both are optional: without a store the service
@@ -121,10 +153,13 @@ impl AppState {
                 // By default one core is left to the async runtime (HTTP I/O, /health): with
                 // every core simulating, /health waited for OS time slices.
                 cpu,
+                large_requests: LargeRequests::default(),
+                metrics: Metrics::default(),
                 started_at: Utc::now(),
                 data,
-                update_lock: tokio::sync::Mutex::new(()),
+                update_lock: Arc::new(tokio::sync::Mutex::new(())),
                 last_update: RwLock::new(last_update),
+                store_problems: RwLock::new(Vec::new()),
             }),
         }
     }
@@ -159,6 +194,16 @@ impl AppState {
         self.inner.last_update.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
+    /// What is wrong with the store (empty when nothing is).
+    pub fn store_problems(&self) -> Vec<StoreProblem> {
+        self.inner.store_problems.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Records what was found wrong with the store at start.
+    pub fn set_store_problems(&self, problems: Vec<StoreProblem>) {
+        *self.inner.store_problems.write().unwrap_or_else(|e| e.into_inner()) = problems;
+    }
+
     /// Whether an update is running now.
     pub fn update_in_progress(&self) -> bool {
         self.inner.update_lock.try_lock().is_err()
@@ -167,12 +212,15 @@ impl AppState {
     /// Fetches fresh data from Spacescope into the store and serves it.
     ///
     /// One update at a time: while one runs, another call returns [`ApiError::Conflict`]
-    /// at once. A failed update keeps the current snapshot served and the store unchanged.
+    /// at once. The update runs on a task of its own, which holds the lock: the caller waits for
+    /// its outcome, but a caller that goes away (a client that disconnects, a shutdown) cancels
+    /// nothing, and the update still ends by itself: stored and served together, or failed and
+    /// recorded, at the latest at the update deadline (`MECHAFIL_UPDATE_DEADLINE_SECS`). A failed
+    /// update keeps the current snapshot served and the store unchanged.
     pub async fn update(&self) -> Result<SnapshotMeta, ApiError> {
-        let _guard =
-            self.inner.update_lock.try_lock().map_err(|_| {
-                ApiError::Conflict("an update is already running; try again when it ends".into())
-            })?;
+        let guard = Arc::clone(&self.inner.update_lock)
+            .try_lock_owned()
+            .map_err(|_| ApiError::Conflict("an update is already running; try again when it ends".into()))?;
         let data = &self.inner.data;
         let (Some(spacescope), Some(store)) = (&data.spacescope, &data.store) else {
             return Err(ApiError::Unavailable(match data.store {
@@ -183,35 +231,69 @@ impl AppState {
                 }
             }));
         };
-        let result = update_cache(spacescope, store, &data.fetch).await;
-        let store_for_read = store.clone();
-        let last = tokio::task::spawn_blocking(move || store_for_read.last_update_attempt()).await;
-        if let Ok(Ok(last)) = last {
-            *self.inner.last_update.write().unwrap_or_else(|e| e.into_inner()) = last;
+        let (spacescope, store) = (spacescope.clone(), store.clone());
+        let state = self.clone();
+        let task = tokio::spawn(async move {
+            let _held_until_the_update_ends = guard;
+            state.run_update(&spacescope, &store).await
+        });
+        task.await.map_err(|e| ApiError::Internal(format!("the update task failed: {e}")))?
+    }
+
+    async fn run_update(
+        &self,
+        spacescope: &SpacescopeConfig,
+        store: &SnapshotStore,
+    ) -> Result<SnapshotMeta, ApiError> {
+        let installer = self.clone();
+        let (attempt, result) = update_cache_with(
+            spacescope,
+            store,
+            &self.inner.data.fetch,
+            self.inner.config.update_deadline,
+            // Prepared before the commit: a snapshot that cannot be served is never activated.
+            |meta, data| Served::new(meta.clone(), data.clone()).map_err(|e| e.to_string()),
+            // Swapped in the commit's own blocking task: the served snapshot is the store's
+            // active one from then on, whatever happens to the caller.
+            move |served| installer.replace_served(served),
+        )
+        .await;
+        *self.inner.last_update.write().unwrap_or_else(|e| e.into_inner()) = Some(attempt);
+        self.inner.metrics.record_update(match &result {
+            Ok(_) => UpdateMetric::Updated,
+            Err(UpdateError::Deadline { .. }) => UpdateMetric::DeadlineExceeded,
+            Err(_) => UpdateMetric::Failed,
+        });
+        if result.is_ok() {
+            // The store's active snapshot is served again; damaged records and files kept aside
+            // are still there and still reported.
+            self.inner
+                .store_problems
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .retain(|p| p.kind != StoreProblemKind::Fallback && p.kind != StoreProblemKind::Unavailable);
         }
-        let meta = result.map_err(|err| match err {
-            UpdateError::Fetch(e) => ApiError::BadGateway(format!(
-                "Spacescope update failed; still serving the previous snapshot: {e}"
+        result.map_err(|err| match err {
+            UpdateError::Fetch(_) | UpdateError::Deadline { .. } => ApiError::BadGateway(format!(
+                "Spacescope update failed; still serving the previous snapshot: {err}"
             )),
             other => ApiError::Internal(other.to_string()),
-        })?;
-        let store = store.clone();
-        let stored = tokio::task::spawn_blocking(move || store.active())
-            .await
-            .map_err(|e| ApiError::Internal(format!("store task failed: {e}")))?
-            .map_err(|e| ApiError::Internal(format!("reading the new snapshot: {e}")))?
-            .ok_or_else(|| ApiError::Internal("the store has no active snapshot after an update".into()))?;
-        let served = self
-            .run_cpu(move || Served::new(stored.meta, stored.data))
-            .await?
-            .map_err(|e| ApiError::Internal(format!("the new snapshot cannot be served: {e}")))?;
-        self.replace_served(served);
-        Ok(meta)
+        })
     }
 
     /// The CPU budget every simulation, analysis and serialisation runs within.
     pub fn cpu(&self) -> &CpuBudget {
         &self.inner.cpu
+    }
+
+    /// The counters of `/metrics`.
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    /// The admission of large bodies (`/simulate/batch`, `/analyze/*`).
+    pub fn large_requests(&self) -> &LargeRequests {
+        &self.inner.large_requests
     }
 
     /// Runs CPU-bound `work` as one job of the CPU budget ([`CpuBudget::run`]), so simulations

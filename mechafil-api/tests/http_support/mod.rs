@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use chrono::{Days, Utc};
 use mechafil_api::config::ApiConfig;
+use mechafil_api::http::server::ServerLimits;
 use mechafil_api::http::{self, AppState, Served};
 use mechafil_api::network_data::{DatedSeries, NetworkData, RecentHistory, SnapshotMeta, SnapshotSource};
 use mechafil_core::Snapshot;
@@ -26,17 +27,23 @@ pub struct TestServer {
 impl TestServer {
     /// Serves `state` on a fresh loopback port.
     pub async fn start(state: AppState) -> TestServer {
+        TestServer::start_with_limits(state, ServerLimits::default()).await
+    }
+
+    /// Serves `state` on a fresh loopback port with the given connection limits and timeouts.
+    pub async fn start_with_limits(state: AppState, limits: ServerLimits) -> TestServer {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();
         let app = http::router(state.clone());
-        let task = tokio::spawn(http::run(
+        let task = tokio::spawn(http::server::serve(
             listener,
             app,
             async move {
                 let _ = stopped.await;
             },
             Duration::from_secs(5),
+            limits,
         ));
         let client = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap();
         TestServer { base, client, state, stop: Some(stop), task }
@@ -69,10 +76,10 @@ impl TestServer {
 }
 
 /// The reference snapshot of the fixtures (2022-10-10 .. 2025-09-09), served as an import,
-/// with its recent series dated as the reference dates them. `None` without fixtures.
+/// with its recent series dated as the reference dates them. From the full fixtures or, where
+/// they are absent, the committed excerpt's copy, so this is always `Some`.
 pub fn reference_served(locked_reward_zero: Option<f64>) -> Option<Served> {
-    let fixtures = mechafil_core::test_support::fixtures_dir()?;
-    let text = std::fs::read_to_string(fixtures.join("reference-snapshot-2025-09-09.json")).unwrap();
+    let text = std::fs::read_to_string(mechafil_core::test_support::reference_snapshot_file()).unwrap();
     let reference: ReferenceSnapshot = serde_json::from_str(&text).unwrap();
     let mut snapshot = reference.to_snapshot(Some("2022-10-10".parse().unwrap())).unwrap();
     if locked_reward_zero.is_some() {
@@ -97,6 +104,12 @@ pub fn served_from(snapshot: Snapshot, recent: RecentHistory, source: SnapshotSo
         fetched_at: Utc::now(),
     };
     Served::new(meta, NetworkData { snapshot, recent, supply: None, end_date: None }).expect("valid snapshot")
+}
+
+/// The synthetic demo snapshot, ready to serve (no fixtures needed).
+pub fn demo_served() -> Served {
+    let demo = mechafil_api::demo::demo_snapshot();
+    Served::new(demo.meta, demo.data).expect("the demo snapshot is valid")
 }
 
 /// Default configuration.
