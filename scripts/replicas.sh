@@ -35,8 +35,8 @@
 # there is no replay server: the kill step runs on the excerpt's copy of the reference snapshot
 # and refresh/converge are skipped, said so; under CI=true anything else missing is a failure.
 #
-# Only loopback is used. Needs cargo, python3 (3.11+) and Debian's apt-get when HAProxy or
-# faketime must be installed (as root). Takes about a minute after the build.
+# Only loopback is used. Needs cargo, python3 (3.11+) and, when HAProxy or faketime must be
+# installed, apt-get as root (or passwordless sudo). Takes under a minute after the build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
@@ -84,15 +84,19 @@ fi
 
 # --- Debian packages: HAProxy, and libfaketime for the refresh --------------------------------
 apt_updated=""
-apt_install() { # package...
+apt_install() { # package...: as root, or through passwordless sudo (GitHub's runners)
     command -v apt-get >/dev/null 2>&1 || die "$* missing and no apt-get here: install them (Debian packages: $*)"
-    [ "$(id -u)" -eq 0 ] || die "$* missing and not root: install them with apt-get install $*"
+    local as_root=()
+    if [ "$(id -u)" -ne 0 ]; then
+        sudo -n true 2>/dev/null || die "$* missing and not root: install them with apt-get install $*"
+        as_root=(sudo -n)
+    fi
     local started=$SECONDS
     if [ -z "$apt_updated" ]; then
-        DEBIAN_FRONTEND=noninteractive apt-get update -qq
+        "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
         apt_updated=yes
     fi
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+    "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
     note "installed $* from Debian's packages in $((SECONDS - started)) s"
 }
 step "HAProxy (Debian package haproxy)"
