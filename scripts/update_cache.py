@@ -5,7 +5,12 @@
 
 POSTs /admin/update-cache with `Authorization: Bearer $ADMIN_TOKEN` (the token the API was
 given as its ADMIN_TOKEN secret). The daily workflow .github/workflows/update-cache.yml runs
-it; scripts/local-stack.sh exercises it against the real binary.
+it; scripts/local-stack.sh and scripts/replicas.sh exercise it against the real binary.
+
+An update reaches one machine: the one Fly's proxy picks, or with `--machine ID` that machine
+(every request carries `fly-force-instance-id: ID`, the /health polls included, and the answer
+must name that machine). With several machines, run it once per machine (`fly machines list`);
+the daily workflow does.
 
 - 200: prints the new snapshot (its last data day, `current_date`) and exits 0.
 - 409 (an update is already running): this is the usual case on a scale-to-zero deployment,
@@ -43,8 +48,13 @@ def in_github():
     return os.environ.get("GITHUB_ACTIONS") == "true"
 
 
+# "machine <id>: " with --machine, so that the outcomes of a loop over machines tell them apart.
+REPORT_PREFIX = ""
+
+
 def report(ok, message):
     """Prints the outcome; in GitHub Actions also as an annotation and in the job summary."""
+    message = REPORT_PREFIX + message
     print(message, flush=True)
     if in_github():
         kind = "notice" if ok else "error"
@@ -55,11 +65,14 @@ def report(ok, message):
                 out.write(f"{'✅' if ok else '❌'} {message}\n")
 
 
-def request(method, url, token=None, timeout=30.0):
+def request(method, url, token=None, timeout=30.0, machine=None):
     """Returns (status, parsed JSON body or text). HTTP errors are answers, not exceptions."""
     headers = {"Accept": "application/json", "User-Agent": "mechafil-update-cache"}
     if token is not None:
         headers["Authorization"] = f"Bearer {token}"
+    if machine is not None:
+        # Fly's proxy sends the request to this machine, or fails: no other machine answers.
+        headers["fly-force-instance-id"] = machine
     req = urllib.request.Request(url, method=method, headers=headers, data=b"" if method == "POST" else None)
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:
@@ -107,14 +120,23 @@ def finished_at(attempt):
         return None
 
 
-def wait_for_running_update(base, deadline, poll, since):
+def other_machine(body, machine):
+    """The machine an answer names when it is not `machine` (None when it is, or is unnamed)."""
+    named = body.get("machine") if isinstance(body, dict) else None
+    return named if machine is not None and named is not None and named != machine else None
+
+
+def wait_for_running_update(base, deadline, poll, since, machine=None):
     """Polls /health until no update runs; reports the outcome of the last update, which must
     have finished after `since` (this run's start, less a margin for clock skew)."""
     while True:
         try:
-            status, health = request("GET", f"{base}/health")
+            status, health = request("GET", f"{base}/health", machine=machine)
         except (urllib.error.URLError, TimeoutError, ConnectionError) as err:
             status, health = None, str(err)
+        if status == 200 and other_machine(health, machine):
+            report(False, f"/health was answered by machine {health['machine']}, not {machine}")
+            return 1
         if status == 200 and isinstance(health, dict) and not health.get("update_in_progress"):
             attempt = health.get("last_update")
             outcome = attempt_outcome(attempt)
@@ -139,10 +161,12 @@ def wait_for_running_update(base, deadline, poll, since):
 
 
 def main():
+    global REPORT_PREFIX
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--url", required=True, help="base URL of the API, e.g. https://mechafil-api.fly.dev")
     parser.add_argument("--timeout-secs", type=float, default=900, help="give up after this long (default 900)")
     parser.add_argument("--poll-secs", type=float, default=10, help="seconds between /health polls (default 10)")
+    parser.add_argument("--machine", help="update this machine (Fly machine id, sent as fly-force-instance-id)")
     args = parser.parse_args()
 
     token = os.environ.get("ADMIN_TOKEN", "").strip()
@@ -150,29 +174,38 @@ def main():
         report(False, "ADMIN_TOKEN is empty: set the repository secret MECHAFIL_ADMIN_TOKEN")
         return 1
     base = args.url.rstrip("/")
+    machine = args.machine
+    if machine:
+        REPORT_PREFIX = f"machine {machine}: "
     deadline = time.monotonic() + args.timeout_secs
     since = datetime.now(timezone.utc) - timedelta(minutes=2)
 
-    print(f"POST {base}/admin/update-cache", flush=True)
+    print(f"POST {base}/admin/update-cache" + (f" (fly-force-instance-id: {machine})" if machine else ""), flush=True)
     try:
-        status, body = request("POST", f"{base}/admin/update-cache", token=token, timeout=args.timeout_secs)
+        status, body = request("POST", f"{base}/admin/update-cache", token=token, timeout=args.timeout_secs,
+                               machine=machine)
     except (urllib.error.URLError, TimeoutError, ConnectionError) as err:
         # A proxy may drop a long request; the update goes on in the API: follow it there.
         print(f"  no answer ({err}); following the update through /health", flush=True)
-        return wait_for_running_update(base, deadline, args.poll_secs, since)
+        return wait_for_running_update(base, deadline, args.poll_secs, since, machine)
 
+    if other_machine(body, machine):
+        report(False, f"HTTP {status} from machine {body['machine']}, not {machine}: the proxy routed it elsewhere")
+        return 1
     if 200 <= status < 300:
         snapshot = body.get("snapshot") if isinstance(body, dict) else None
-        report(True, f"updated: {describe_snapshot(snapshot)}")
+        named = body.get("machine") if isinstance(body, dict) else None
+        on = f" on machine {named}" if named and not machine else ""
+        report(True, f"updated{on}: {describe_snapshot(snapshot)}")
         return 0
     if status == 409:
         print("  409: an update is already running (the refresh-on-wake of a machine this request started)",
               flush=True)
-        return wait_for_running_update(base, deadline, args.poll_secs, since)
+        return wait_for_running_update(base, deadline, args.poll_secs, since, machine)
     from_api = isinstance(body, dict) and "error" in body
     if status in (502, 503, 504) and not from_api:
         print(f"  HTTP {status} from a proxy, not the API; following the update through /health", flush=True)
-        return wait_for_running_update(base, deadline, args.poll_secs, since)
+        return wait_for_running_update(base, deadline, args.poll_secs, since, machine)
     message = body.get("error") if from_api else str(body)[:500]
     hint = HINTS.get(status, "unexpected answer")
     report(False, f"HTTP {status}: {message} ({hint})")
