@@ -190,6 +190,22 @@ fn api_fly_toml() {
     assert!(!string(mounts[0], "source", file).is_empty(), "{file}: [mounts] source");
     assert_eq!(env.get("MECHAFIL_DATA_DIR"), Some(&"/data"), "{file}: MECHAFIL_DATA_DIR must be the volume");
     assert_eq!(env.get("HOST"), Some(&"0.0.0.0"), "{file}: listen on all interfaces for the proxy");
+
+    // A 10,000-member ensemble peaks at ~253 MB resident (measured): a 256 MB machine is too small.
+    let vm = t["vm"].as_array().and_then(|v| v.first()).and_then(Value::as_table).unwrap();
+    let memory_mb = match &vm["memory"] {
+        Value::Integer(mb) => *mb,
+        Value::String(text) => {
+            let text = text.to_ascii_lowercase();
+            let (number, factor) = match text.strip_suffix("gb") {
+                Some(gb) => (gb, 1024),
+                None => (text.strip_suffix("mb").unwrap_or(&text), 1),
+            };
+            number.trim().parse::<i64>().unwrap_or_else(|_| panic!("{file}: [[vm]] memory {text:?}")) * factor
+        }
+        other => panic!("{file}: [[vm]] memory {other:?}"),
+    };
+    assert!(memory_mb >= 512, "{file}: [[vm]] memory {memory_mb} MB; the largest analyses need ~253 MB");
 }
 
 #[test]
