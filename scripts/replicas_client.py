@@ -119,9 +119,13 @@ def pinned_request(base, kind, pin, headers=None):
 
 
 def body_snapshot_id(answer):
-    snapshot = answer.json().get("snapshot")
-    check(isinstance(snapshot, dict), f"the answer from {answer.replica} has no snapshot object")
-    return snapshot.get("snapshot_id")
+    """The snapshot id an answer's body names: `snapshot.snapshot_id` (simulations, analyses) or
+    `data.snapshot_id` (the historical endpoints)."""
+    body = answer.json()
+    for key in ("snapshot", "data"):
+        if isinstance(body.get(key), dict) and "snapshot_id" in body[key]:
+            return body[key]["snapshot_id"]
+    fail(f"the answer from {answer.replica} names no snapshot_id in its body")
 
 
 # --- HAProxy's stats socket ----------------------------------------------------------------
