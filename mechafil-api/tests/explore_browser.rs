@@ -22,7 +22,7 @@ use std::time::Duration;
 use browser_support::{Browser, js, wait_until};
 use chrono::{Days, NaiveDate};
 use http_support::{TestServer, config};
-use mechafil_api::demo::demo_snapshot;
+use mechafil_api::demo::{demo_network_data_later, demo_snapshot};
 use mechafil_api::http::explore::{CHARTS, LineDef, Values};
 use mechafil_api::http::{AppState, Served};
 use serde_json::{Value, json};
@@ -957,15 +957,7 @@ async fn a_snapshot_the_server_no_longer_holds_is_said_and_a_reload_starts_afres
     assert_eq!(pinned, old_id);
 
     // The demo moved a day later: another snapshot.
-    let demo = demo_snapshot();
-    let mut data = demo.data;
-    let later = |d: &mut NaiveDate| *d = *d + Days::new(1);
-    later(&mut data.snapshot.start_date);
-    later(&mut data.snapshot.current_date);
-    later(&mut data.recent.raw_byte_power.start_date);
-    later(&mut data.recent.renewal_rate.start_date);
-    later(&mut data.recent.filplus_rate.start_date);
-    let mut meta = demo.meta;
+    let (mut meta, data) = (demo_snapshot().meta, demo_network_data_later(1));
     meta.current_date = data.snapshot.current_date;
     meta.start_date = data.snapshot.start_date;
     server.state.replace_served(Served::new(meta, data).expect("valid"));

@@ -6,33 +6,21 @@
 
 mod http_support;
 
-use chrono::{Days, Utc};
+use chrono::Utc;
 use http_support::{TestServer, config};
-use mechafil_api::demo::demo_network_data;
+use mechafil_api::demo::demo_network_data_later;
 use mechafil_api::http::{AppState, DataSources, Served};
 use mechafil_api::network_data::{NetworkData, SnapshotMeta, SnapshotSource};
 use mechafil_api::store::SnapshotStore;
 use serde_json::{Value, json};
 
-/// The demo's data moved `days` later (another `current_date`, so another snapshot id).
-fn shifted(days: u64) -> NetworkData {
-    let mut data = demo_network_data();
-    let later = |d: &mut chrono::NaiveDate| *d = d.checked_add_days(Days::new(days)).unwrap();
-    later(&mut data.snapshot.start_date);
-    later(&mut data.snapshot.current_date);
-    later(&mut data.recent.raw_byte_power.start_date);
-    later(&mut data.recent.renewal_rate.start_date);
-    later(&mut data.recent.filplus_rate.start_date);
-    later(data.supply.as_mut().map(|s| &mut s.start_date).unwrap());
-    later(data.end_date.as_mut().unwrap());
-    data
-}
-
-/// A server whose store holds `shifted(k)` for each `k` (the last one active and served).
+/// A server whose store holds `demo_network_data_later(k)` for each `k` (the last one active and served).
 async fn replica(dir: &std::path::Path, days: &[u64]) -> TestServer {
     let store = SnapshotStore::open(dir).unwrap().store;
     for &k in days {
-        store.insert_and_activate(&shifted(k), SnapshotSource::Spacescope, Utc::now()).unwrap();
+        store
+            .insert_and_activate(&demo_network_data_later(k), SnapshotSource::Spacescope, Utc::now())
+            .unwrap();
     }
     let active = store.active().unwrap().unwrap();
     let served = Served::new(active.meta, active.data).unwrap();
@@ -89,10 +77,10 @@ const SIMULATE: &str = r#"{"forecast_length_days": 400, "rbp": 4.5}"#;
 async fn every_answer_names_its_snapshot_in_the_body_the_header_and_health() {
     let dir = tempfile::tempdir().unwrap();
     let server = replica(dir.path(), &[0, 1]).await;
-    let id = shifted(1).snapshot_id();
+    let id = demo_network_data_later(1).snapshot_id();
     assert_eq!(id.len(), 16);
-    assert_ne!(id, shifted(0).snapshot_id(), "other data, another id");
-    assert_eq!(id, shifted(1).snapshot_id(), "the same data, the same id");
+    assert_ne!(id, demo_network_data_later(0).snapshot_id(), "other data, another id");
+    assert_eq!(id, demo_network_data_later(1).snapshot_id(), "the same data, the same id");
 
     let body: Value = serde_json::from_str(SIMULATE).unwrap();
     let simulate = send(&server, "/simulate", Some(&body), None).await;
@@ -130,7 +118,7 @@ async fn a_repeated_request_with_its_etag_is_answered_304_and_another_request_is
     for (path, body) in [("/simulate", Some(&body)), ("/historical-data?fields=raw_byte_power", None)] {
         let first = send(&server, path, body, None).await;
         let etag = first.etag.clone().expect("an ETag");
-        assert!(etag.starts_with(&format!("\"{}-", shifted(0).snapshot_id())), "{etag}");
+        assert!(etag.starts_with(&format!("\"{}-", demo_network_data_later(0).snapshot_id())), "{etag}");
         assert_eq!(send(&server, path, body, None).await.etag, Some(etag.clone()), "deterministic");
 
         let again = send(&server, path, body, Some(&etag)).await;
@@ -155,7 +143,7 @@ async fn pinned_requests_are_answered_from_the_store_byte_identical_to_a_replica
     let dir = tempfile::tempdir().unwrap();
     // This machine serves day 2; its store also holds days 0 and 1.
     let server = replica(dir.path(), &[0, 1, 2]).await;
-    let old = shifted(0);
+    let old = demo_network_data_later(0);
     let old_id = old.snapshot_id();
     // A replica that serves day 0 (fetched at another time, no store).
     let other = serving(old).await;
@@ -195,11 +183,11 @@ async fn pinned_requests_are_answered_from_the_store_byte_identical_to_a_replica
         let answer =
             send(&server, "/simulate", Some(&json!({"snapshot": pin, "forecast_length_days": 10})), None)
                 .await;
-        assert_eq!(answer.snapshot_id, Some(shifted(day).snapshot_id()), "{pin}");
+        assert_eq!(answer.snapshot_id, Some(demo_network_data_later(day).snapshot_id()), "{pin}");
     }
     // Unpinned requests still answer from the served snapshot.
     let unpinned = send(&server, "/simulate", Some(&json!({})), None).await;
-    assert_eq!(unpinned.snapshot_id, Some(shifted(2).snapshot_id()));
+    assert_eq!(unpinned.snapshot_id, Some(demo_network_data_later(2).snapshot_id()));
     server.stop().await;
     other.stop().await;
 }
@@ -208,7 +196,7 @@ async fn pinned_requests_are_answered_from_the_store_byte_identical_to_a_replica
 async fn a_snapshot_this_machine_does_not_hold_is_409_with_what_it_holds() {
     let dir = tempfile::tempdir().unwrap();
     let server = replica(dir.path(), &[0, 1]).await;
-    let (held0, held1) = (shifted(0).snapshot_id(), shifted(1).snapshot_id());
+    let (held0, held1) = (demo_network_data_later(0).snapshot_id(), demo_network_data_later(1).snapshot_id());
     for (path, body) in [
         ("/simulate", Some(json!({"snapshot": "ffffffffffffffff"}))),
         ("/analyze/ensemble", Some(json!({"snapshot": "2024-01-01", "members": 10}))),
@@ -257,8 +245,8 @@ async fn a_snapshot_this_machine_does_not_hold_is_409_with_what_it_holds() {
 
 #[tokio::test]
 async fn without_a_store_only_the_served_snapshot_is_held() {
-    let server = serving(shifted(3)).await;
-    let id = shifted(3).snapshot_id();
+    let server = serving(demo_network_data_later(3)).await;
+    let id = demo_network_data_later(3).snapshot_id();
     let by_id = send(&server, "/simulate", Some(&json!({"snapshot": id})), None).await;
     assert_eq!(by_id.status, 200);
     let other = send(&server, "/simulate", Some(&json!({"snapshot": "2025-09-09"})), None).await;

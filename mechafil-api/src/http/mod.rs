@@ -48,7 +48,7 @@ pub mod state;
 
 use body::JsonObject;
 use error::ApiError;
-use pinning::{Answering, RequestDigest};
+use pinning::{Answering, RequestDigest, Start};
 use simulate::Resolution;
 pub use state::{AppState, DataSources, Served, StoreProblem, StoreProblemKind};
 
@@ -200,11 +200,10 @@ async fn simulate_with(
     mut body: JsonObject,
     resolution: Resolution,
 ) -> Result<Response, ApiError> {
-    let pin = pinning::take_body_pin(&mut body.0)?;
-    let answering = Answering::resolve(&state, pin.as_ref(), &body.1).await?;
-    if let Some(not_modified) = answering.not_modified(&headers) {
-        return Ok(not_modified);
-    }
+    let answering = match Answering::start_post(&state, &headers, &mut body).await? {
+        Start::Answer(answering) => answering,
+        Start::NotModified(response) => return Ok(response),
+    };
     let served = Arc::clone(&answering.served);
     let body = state
         .run_cpu(move || {
@@ -239,11 +238,10 @@ async fn simulate_batch(
     headers: HeaderMap,
     mut body: JsonObject,
 ) -> Result<Response, ApiError> {
-    let pin = pinning::take_body_pin(&mut body.0)?;
-    let answering = Answering::resolve(&state, pin.as_ref(), &body.1).await?;
-    if let Some(not_modified) = answering.not_modified(&headers) {
-        return Ok(not_modified);
-    }
+    let answering = match Answering::start_post(&state, &headers, &mut body).await? {
+        Start::Answer(answering) => answering,
+        Start::NotModified(response) => return Ok(response),
+    };
     let served = Arc::clone(&answering.served);
     let for_parse = Arc::clone(&served);
     let batch = state.run_cpu(move || request::parse_batch(&body.0, &for_parse.simulator)).await??;
@@ -285,10 +283,10 @@ async fn historical_with(
     let (method, uri, headers) = request;
     let pin = pinning::query_pin(query.snapshot.as_deref())?;
     let digest = RequestDigest::new(&method, &uri, b"");
-    let answering = Answering::resolve(&state, pin.as_ref(), &digest).await?;
-    if let Some(not_modified) = answering.not_modified(&headers) {
-        return Ok(not_modified);
-    }
+    let answering = match Answering::start(&state, &headers, pin.as_ref(), &digest).await? {
+        Start::Answer(answering) => answering,
+        Start::NotModified(response) => return Ok(response),
+    };
     let served = Arc::clone(&answering.served);
     let body = state
         .run_cpu(move || {

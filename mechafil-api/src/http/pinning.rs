@@ -25,6 +25,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
+use super::body::JsonObject;
 use super::error::ApiError;
 use super::state::{AppState, Served};
 use crate::network_data::{SNAPSHOT_ID_LEN, SnapshotSource};
@@ -148,6 +149,14 @@ pub struct PinnedSnapshots {
     loading: tokio::sync::Mutex<()>,
 }
 
+/// How a request starts: answered 304 at once, or to be answered from a snapshot.
+pub enum Start {
+    /// `If-None-Match` holds the answer's `ETag`: this is the whole answer.
+    NotModified(Response),
+    /// Compute the answer from this snapshot, then [`Answering::respond`].
+    Answer(Answering),
+}
+
 /// The snapshot a request is answered from, and the answer's `ETag`.
 pub struct Answering {
     /// The snapshot.
@@ -166,6 +175,30 @@ impl Answering {
         let etag = HeaderValue::from_str(&format!("\"{}-{}\"", served.snapshot_id, digest.0))
             .expect("hex digits and a dash");
         Ok(Answering { served, etag })
+    }
+
+    /// How a POST starts: its body's pin taken out and resolved, `If-None-Match` checked.
+    pub async fn start_post(
+        state: &AppState,
+        headers: &HeaderMap,
+        body: &mut JsonObject,
+    ) -> Result<Start, ApiError> {
+        let pin = take_body_pin(&mut body.0)?;
+        Answering::start(state, headers, pin.as_ref(), &body.1).await
+    }
+
+    /// How a request with `pin` and `digest` starts (`If-None-Match` checked).
+    pub async fn start(
+        state: &AppState,
+        headers: &HeaderMap,
+        pin: Option<&Pin>,
+        digest: &RequestDigest,
+    ) -> Result<Start, ApiError> {
+        let answering = Answering::resolve(state, pin, digest).await?;
+        Ok(match answering.not_modified(headers) {
+            Some(response) => Start::NotModified(response),
+            None => Start::Answer(answering),
+        })
     }
 
     /// 304 (with the snapshot's headers) when `headers` hold this answer's `ETag` in

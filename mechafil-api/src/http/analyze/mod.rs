@@ -31,7 +31,7 @@ use serde_json::{Map, Value};
 use super::body::JsonObject;
 use super::cpu::ANALYSIS_TIME_LIMIT;
 use super::error::{ApiError, FieldError};
-use super::pinning::{self, Answering};
+use super::pinning::{Answering, Start};
 use super::state::{AppState, Served};
 
 pub mod parse;
@@ -269,11 +269,10 @@ pub async fn handle(
     mut body: JsonObject,
 ) -> Result<Response, ApiError> {
     let deadline = Instant::now() + ANALYSIS_TIME_LIMIT;
-    let pin = pinning::take_body_pin(&mut body.0)?;
-    let answering = Answering::resolve(&state, pin.as_ref(), &body.1).await?;
-    if let Some(not_modified) = answering.not_modified(&headers) {
-        return Ok(not_modified);
-    }
+    let answering = match Answering::start_post(&state, &headers, &mut body).await? {
+        Start::Answer(answering) => answering,
+        Start::NotModified(response) => return Ok(response),
+    };
     let served = Arc::clone(&answering.served);
     let for_prepare = Arc::clone(&served);
     let prepared = Arc::new(state.run_cpu(move || prepare(&for_prepare, kind, &body.0)).await??);
