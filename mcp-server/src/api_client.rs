@@ -23,6 +23,10 @@ use serde::{Deserialize, Serialize};
 /// to hold tens of megabytes.
 pub const MAX_ANSWER_BYTES: usize = 16 * 1024 * 1024;
 
+/// Attempts of a request pinned to a snapshot that the answering machine does not hold (409):
+/// with several replicas behind a balancer, another attempt may reach one that holds it.
+const NOT_HELD_ATTEMPTS: u32 = 4;
+
 /// Time kept for the last attempt at the end of the budget.
 const LAST_ATTEMPT_MARGIN: Duration = Duration::from_millis(100);
 
@@ -120,6 +124,19 @@ pub enum ApiError {
         /// The API's per-field `details`.
         details: Vec<FieldProblem>,
     },
+    /// A request pinned to a snapshot (the one an earlier request of the same tool call was
+    /// answered from) reached machines that do not hold it, on every attempt: the API's
+    /// replicas hold different snapshots while one refreshes.
+    #[error(
+        "the MechaFil API's machines do not all hold the same data snapshot right now ({message}) after \
+         {attempts} attempt(s): one is probably refreshing its data; try again in a minute"
+    )]
+    SnapshotNotHeld {
+        /// The API's `error` message (what it holds).
+        message: String,
+        /// How many attempts were made.
+        attempts: u32,
+    },
     /// The budget ran out while waiting for an answer.
     #[error("the MechaFil API at {url} did not answer within {secs:.1} s")]
     Timeout {
@@ -167,6 +184,9 @@ struct ErrorBody {
     error: Option<String>,
     #[serde(default)]
     details: Vec<FieldProblem>,
+    /// Present in a 409 to a pinned request: the snapshots the answering machine holds.
+    #[serde(default)]
+    held: Option<serde_json::Value>,
 }
 
 /// The MechaFil API, as seen from this server. Cheap to clone; clones share one connection pool.
@@ -191,6 +211,8 @@ enum Attempt {
 enum RetryCause {
     Connect(String),
     Status(StatusCode, String),
+    /// 409 to a pinned request: this machine does not hold the snapshot (another may).
+    NotHeld(String),
 }
 
 impl ApiClient {
@@ -308,6 +330,9 @@ impl ApiClient {
             let remaining = deadline.saturating_duration_since(Instant::now());
             let cause = match self.attempt(request().timeout(remaining), started).await {
                 Attempt::Done(result) => return result,
+                Attempt::Retry(RetryCause::NotHeld(message)) if attempts >= NOT_HELD_ATTEMPTS => {
+                    return Err(ApiError::SnapshotNotHeld { message, attempts });
+                }
                 Attempt::Retry(cause) => cause,
             };
             // The last wait is shortened so one more attempt fits just before the deadline: a
@@ -323,6 +348,13 @@ impl ApiClient {
                 }
                 RetryCause::Status(status, _) => {
                     tracing::info!(attempts, ?wait, %status, "API unavailable; retrying")
+                }
+                RetryCause::NotHeld(message) => {
+                    tracing::info!(
+                        attempts,
+                        ?wait,
+                        "the answering machine lacks the pinned snapshot ({message}); retrying"
+                    )
                 }
             }
             tokio::time::sleep(wait).await;
@@ -386,6 +418,10 @@ impl ApiClient {
         ) {
             return Attempt::Retry(RetryCause::Status(status, message));
         }
+        // A pinned snapshot this machine lacks: another replica may hold it (docs/API.md).
+        if status == StatusCode::CONFLICT && error_body.held.is_some() {
+            return Attempt::Retry(RetryCause::NotHeld(message));
+        }
         Attempt::Done(Err(ApiError::Rejected { status, message, details: error_body.details }))
     }
 
@@ -405,6 +441,7 @@ impl ApiClient {
             RetryCause::Status(status, message) => {
                 ApiError::Unavailable { url, status, message, attempts, secs }
             }
+            RetryCause::NotHeld(message) => ApiError::SnapshotNotHeld { message, attempts },
         }
     }
 }

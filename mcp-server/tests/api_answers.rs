@@ -326,3 +326,34 @@ fn number_after(message: &str, prefix: &str) -> usize {
     let digits: String = message[at..].chars().take_while(char::is_ascii_digit).collect();
     digits.parse().unwrap_or_else(|_| panic!("no number after {prefix:?} in {message}"))
 }
+
+/// Several API machines may hold different snapshots while one refreshes: every result names
+/// the snapshot its numbers come from, and a request pinned to a snapshot the answering machine
+/// lacks (409 with `held`) is retried a few times (a balancer may route it to a replica that
+/// holds it), then reported plainly instead of as the API rejecting the arguments.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn results_name_their_snapshot_and_a_pin_no_machine_holds_is_retried_then_said() {
+    let api = Api::start().await;
+    let (_, health) = api.get("/health").await;
+    let snapshot_id = health["snapshot"]["snapshot_id"].as_str().unwrap().to_string();
+    let server = server(&api);
+    let result =
+        success_json("simulate", &call(&server, "simulate", json!({"forecast_length_days": 400})).await);
+    assert_eq!(result["data"]["snapshot_id"], snapshot_id, "{}", result["data"]);
+
+    let policy = RetryPolicy {
+        budget: Duration::from_secs(20),
+        initial_backoff: Duration::from_millis(10),
+        max_backoff: Duration::from_millis(40),
+        ..RetryPolicy::default()
+    };
+    let client = ApiClient::new(&api.base, policy).unwrap();
+    let err = client.post::<Value>("simulate", &json!({"snapshot": "ffffffffffffffff"})).await.unwrap_err();
+    assert!(matches!(err, mcp_server::ApiError::SnapshotNotHeld { attempts: 4, .. }), "{err:?}");
+    let text = err.to_string();
+    assert!(text.contains(&snapshot_id) && text.contains("try again in a minute"), "{text}");
+    // The pin of the snapshot the machine serves is answered.
+    let answer: Value = client.post("simulate", &json!({"snapshot": snapshot_id})).await.unwrap();
+    assert_eq!(answer["input"]["snapshot"]["snapshot_id"], snapshot_id);
+    api.stop().await;
+}

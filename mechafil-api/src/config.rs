@@ -25,6 +25,10 @@ pub struct ApiConfig {
     /// `MECHAFIL_UPDATE_DEADLINE_SECS`: how long one update from Spacescope may take before it
     /// fails (and releases the update lock). Default 300 s.
     pub update_deadline: Duration,
+    /// `FLY_MACHINE_ID` (Fly sets it on every machine): which machine this is, shown by
+    /// `/health` and the admin update's answer, so an operator of several replicas can tell
+    /// which one answered. `None` elsewhere.
+    pub machine: Option<String>,
 }
 
 impl std::fmt::Debug for ApiConfig {
@@ -38,6 +42,7 @@ impl std::fmt::Debug for ApiConfig {
             .field("shutdown_grace", &self.shutdown_grace)
             .field("cpu_permits", &self.cpu_permits)
             .field("update_deadline", &self.update_deadline)
+            .field("machine", &self.machine)
             .finish()
     }
 }
@@ -52,6 +57,7 @@ impl Default for ApiConfig {
             shutdown_grace: Duration::from_secs(10),
             cpu_permits: None,
             update_deadline: Duration::from_secs(300),
+            machine: None,
         }
     }
 }
@@ -79,6 +85,7 @@ impl ApiConfig {
         let mut config = ApiConfig::default();
         let get = |var: &str| lookup(var).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
         config.admin_token = get("ADMIN_TOKEN");
+        config.machine = get("FLY_MACHINE_ID").filter(|id| !id.trim().is_empty());
         if let Some(origins) = get("CORS_ORIGINS") {
             let list: Vec<String> =
                 origins.split(',').map(|o| o.trim().to_string()).filter(|o| !o.is_empty()).collect();

@@ -56,6 +56,26 @@ pub fn demo_snapshot() -> StoredSnapshot {
     }
 }
 
+/// The demo's data moved `days` later: the same values on later dates, so another snapshot (its
+/// own `current_date` and snapshot id) that is just as consistent. For tests of stores holding
+/// several snapshots and of replicas holding different ones.
+pub fn demo_network_data_later(days: u64) -> NetworkData {
+    let mut data = demo_network_data();
+    let later = |d: &mut NaiveDate| *d = add_days(*d, days);
+    later(&mut data.snapshot.start_date);
+    later(&mut data.snapshot.current_date);
+    later(&mut data.recent.raw_byte_power.start_date);
+    later(&mut data.recent.renewal_rate.start_date);
+    later(&mut data.recent.filplus_rate.start_date);
+    if let Some(supply) = data.supply.as_mut() {
+        later(&mut supply.start_date);
+    }
+    if let Some(end) = data.end_date.as_mut() {
+        later(end);
+    }
+    data
+}
+
 /// The synthetic network data. Deterministic; consistent ([`NetworkData::validate`] passes).
 pub fn demo_network_data() -> NetworkData {
     let h = (DEMO_CURRENT_DATE - DEMO_START_DATE).num_days() as usize + 1;

@@ -205,7 +205,20 @@ fn days_before(day: NaiveDate, n: u64) -> NaiveDate {
     day.checked_sub_days(Days::new(n)).expect("date within chrono's range")
 }
 
+/// Hex digits of a snapshot id (64 bits of the SHA-256: collisions need ~4 billion snapshots).
+pub const SNAPSHOT_ID_LEN: usize = 16;
+
 impl NetworkData {
+    /// The snapshot's id: the first [`SNAPSHOT_ID_LEN`] hex digits of the SHA-256 of its stored
+    /// encoding ([`crate::store::codec`]), so it covers the model data alone (no fetch or import
+    /// time): two machines that built the same data from the same Spacescope answers name it
+    /// alike, and a revision of the data under the same `current_date` gets a new id.
+    pub fn snapshot_id(&self) -> String {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(crate::store::codec::encode(self));
+        digest.iter().take(SNAPSHOT_ID_LEN / 2).map(|b| format!("{b:02x}")).collect()
+    }
+
     /// The checks every snapshot passes before it is stored or served, whatever its source:
     /// the model inputs are consistent ([`Snapshot::validate`]); the recent series cover
     /// `current - 180 ..= current` (renewal rate: `..current`; FIL+ rate: may end a day early);

@@ -22,7 +22,7 @@ use std::time::Duration;
 use browser_support::{Browser, js, wait_until};
 use chrono::{Days, NaiveDate};
 use http_support::{TestServer, config};
-use mechafil_api::demo::demo_snapshot;
+use mechafil_api::demo::{demo_network_data_later, demo_snapshot};
 use mechafil_api::http::explore::{CHARTS, LineDef, Values};
 use mechafil_api::http::{AppState, Served};
 use serde_json::{Value, json};
@@ -935,4 +935,65 @@ async fn default_full(server: &TestServer) -> Value {
     let (status, answer) = server.post("/simulate", &json!({"output": outputs})).await;
     assert_eq!(status, 200);
     answer
+}
+
+/// The page pins every request to the snapshot it was rendered on (the API may run as several
+/// machines that refresh at different times). When the server no longer holds that snapshot
+/// (here: this machine's data was replaced, and it has no store to load the old one from), the
+/// page says so and offers a reload, which starts afresh on the new data.
+#[tokio::test]
+async fn a_snapshot_the_server_no_longer_holds_is_said_and_a_reload_starts_afresh() {
+    let _serial = SERIAL.lock().await;
+    let Some(browser) = Browser::launch().await else { return };
+    let server = demo_server().await;
+    open(&browser, &server.url("/explore")).await;
+    let driver = &browser.driver;
+    let old_id = server.state.served().unwrap().snapshot_id.clone();
+    let pinned = js(
+        driver,
+        "return JSON.parse(document.getElementById('explore-config').textContent).snapshot.snapshot_id;",
+    )
+    .await;
+    assert_eq!(pinned, old_id);
+
+    // The demo moved a day later: another snapshot.
+    let (mut meta, data) = (demo_snapshot().meta, demo_network_data_later(1));
+    meta.current_date = data.snapshot.current_date;
+    meta.start_date = data.snapshot.start_date;
+    server.state.replace_served(Served::new(meta, data).expect("valid"));
+    let new_id = server.state.served().unwrap().snapshot_id.clone();
+    assert_ne!(new_id, old_id);
+
+    type_into(&browser, "rbp", "3").await;
+    wait_until(
+        driver,
+        "document.getElementById('notice').textContent.includes('no longer holds')",
+        "the notice that the snapshot is gone",
+        WAIT,
+    )
+    .await;
+    let notice = driver.find(By::Id("notice")).await.unwrap().text().await.unwrap();
+    assert!(notice.contains(&old_id) && notice.contains("Reload"), "{notice}");
+    driver
+        .find(By::XPath("//div[@id='notice']//button[text()='Reload']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_until(driver, "document.documentElement.dataset.ready === 'true'", "the reloaded page", WAIT).await;
+    wait_current(&browser).await;
+    let pinned = js(
+        driver,
+        "return JSON.parse(document.getElementById('explore-config').textContent).snapshot.snapshot_id;",
+    )
+    .await;
+    assert_eq!(pinned, new_id, "the reloaded page is on the new snapshot");
+    // The link it reloaded says which snapshot it was made on, and the page says the server
+    // now serves another; it no longer says the snapshot is gone.
+    let notice = driver.find(By::Id("notice")).await.unwrap().text().await.unwrap();
+    assert!(!notice.contains("no longer holds"), "{notice}");
+    assert!(notice.is_empty() || notice.contains("now serves the snapshot of"), "{notice}");
+    browser.quit().await;
+    server.stop().await;
 }

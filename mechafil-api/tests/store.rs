@@ -9,23 +9,9 @@ use std::time::{Duration, Instant};
 
 use chrono::{Days, Utc};
 use common::day;
-use mechafil_api::demo::demo_network_data;
+use mechafil_api::demo::{demo_network_data, demo_network_data_later};
 use mechafil_api::network_data::{NetworkData, SnapshotSource};
 use mechafil_api::store::{DB_FILE_NAME, SnapshotStore, StoreError, UpdateAttempt, UpdateOutcome};
-
-/// The demo data moved `days` later (same lengths, so still consistent).
-fn shifted(days: u64) -> NetworkData {
-    let mut data = demo_network_data();
-    let later = |d: &mut chrono::NaiveDate| *d = d.checked_add_days(Days::new(days)).unwrap();
-    later(&mut data.snapshot.start_date);
-    later(&mut data.snapshot.current_date);
-    later(&mut data.recent.raw_byte_power.start_date);
-    later(&mut data.recent.renewal_rate.start_date);
-    later(&mut data.recent.filplus_rate.start_date);
-    later(data.supply.as_mut().map(|s| &mut s.start_date).unwrap());
-    later(data.end_date.as_mut().unwrap());
-    data
-}
 
 #[test]
 fn insert_activate_list_and_retention() {
@@ -37,7 +23,9 @@ fn insert_activate_list_and_retention() {
     assert!(store.list().unwrap().is_empty());
 
     for k in 0..5 {
-        let meta = store.insert_and_activate(&shifted(k), SnapshotSource::Spacescope, Utc::now()).unwrap();
+        let meta = store
+            .insert_and_activate(&demo_network_data_later(k), SnapshotSource::Spacescope, Utc::now())
+            .unwrap();
         assert_eq!(meta.current_date, day("2025-09-09") + Days::new(k));
     }
     let listing = store.list().unwrap();
@@ -49,13 +37,13 @@ fn insert_activate_list_and_retention() {
     // Activating an older one keeps it, and it survives the next insert's retention.
     let meta = store.activate(day("2025-09-11")).unwrap();
     assert_eq!(meta.current_date, day("2025-09-11"));
-    assert_eq!(store.active().unwrap().unwrap().data, shifted(2));
+    assert_eq!(store.active().unwrap().unwrap().data, demo_network_data_later(2));
     let err = store.activate(day("2025-09-09")).unwrap_err();
     assert!(matches!(err, StoreError::NotFound(_)), "{err}");
     assert_eq!(store.active().unwrap().unwrap().meta.current_date, day("2025-09-11"));
 
     // An import of an older day is kept while active even though it is outside the newest three.
-    store.insert_and_activate(&shifted(0), SnapshotSource::Import, Utc::now()).unwrap();
+    store.insert_and_activate(&demo_network_data_later(0), SnapshotSource::Import, Utc::now()).unwrap();
     let dates: Vec<_> =
         store.list().unwrap().iter().map(|l| (l.meta.current_date.to_string(), l.active)).collect();
     assert_eq!(
@@ -79,7 +67,7 @@ fn same_day_replaces_and_inconsistent_data_is_refused() {
     assert_eq!(listing.len(), 1);
     assert_eq!(listing[0].meta, meta);
 
-    let mut bad = shifted(3);
+    let mut bad = demo_network_data_later(3);
     bad.snapshot.historical_qa_power_eib.pop();
     let err = store.insert_and_activate(&bad, SnapshotSource::Spacescope, Utc::now()).unwrap_err();
     assert!(err.to_string().contains("historical_qa_power_eib has 1065 values"), "{err}");
@@ -182,7 +170,7 @@ fn assert_old_snapshot_survived(data_dir: &Path) {
         assert_eq!(listing.len(), 1, "the interrupted snapshot is not there");
     } else {
         // The import committed before the kill: then it is complete.
-        assert_eq!(active.data, shifted(1));
+        assert_eq!(active.data, demo_network_data_later(1));
         assert_eq!(listing.len(), 2);
     }
 }
@@ -196,7 +184,7 @@ fn a_process_killed_inside_its_write_transaction_changes_nothing() {
         .store
         .insert_and_activate(&demo_network_data(), SnapshotSource::Demo, Utc::now())
         .unwrap();
-    let file = export_file(dir.path(), &shifted(1));
+    let file = export_file(dir.path(), &demo_network_data_later(1));
     let marker = dir.path().join("in-write-txn");
 
     // The test hook makes the import stop after its inserts, before its commit.
@@ -220,13 +208,16 @@ fn a_process_killed_inside_its_write_transaction_changes_nothing() {
     // The same import, not interrupted, then succeeds on the recovered file.
     let status = import_process(&data_dir, &file).status().unwrap();
     assert!(status.success());
-    assert_eq!(SnapshotStore::open(&data_dir).unwrap().store.active().unwrap().unwrap().data, shifted(1));
+    assert_eq!(
+        SnapshotStore::open(&data_dir).unwrap().store.active().unwrap().unwrap().data,
+        demo_network_data_later(1)
+    );
 }
 
 #[test]
 fn processes_killed_at_arbitrary_moments_never_damage_the_store() {
     let dir = tempfile::tempdir().unwrap();
-    let file = export_file(dir.path(), &shifted(1));
+    let file = export_file(dir.path(), &demo_network_data_later(1));
     // Kill delays spread over a whole import (start-up, JSON parsing, validation, insert,
     // commit): which phase each kill hits depends on the machine, so this complements the
     // deterministic test above rather than replacing it.

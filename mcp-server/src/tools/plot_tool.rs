@@ -390,6 +390,8 @@ struct HistoryData {
     start_date: Option<String>,
     current_date: NaiveDate,
     #[serde(default)]
+    snapshot_id: Option<String>,
+    #[serde(default)]
     field_meta: BTreeMap<String, FieldMeta>,
     #[serde(flatten)]
     fields: BTreeMap<String, Value>,
@@ -528,18 +530,19 @@ async fn prepare_named(
         series.iter().filter(|s| s.history.is_some()).map(|s| s.name.as_str()).collect();
     let mut simulated: Vec<SeriesName> = series.iter().filter_map(|s| s.simulated).collect();
     simulated.dedup();
-    let history_query = [("fields", history_names.join(","))];
-    let history = async {
-        if history_names.is_empty() {
-            Ok(None)
-        } else {
-            api.get::<HistoryAnswer>("historical-data/full", &history_query).await.map(Some)
+    // The forecast first, then the history pinned to the snapshot it was computed on: the API
+    // may run as several machines, and one chart must not join two snapshots.
+    let run =
+        if simulated.is_empty() { None } else { Some(run_full(api, &scenario, &simulated, None).await?) };
+    let history = if history_names.is_empty() {
+        None
+    } else {
+        let mut query = vec![("fields", history_names.join(","))];
+        if let Some(snapshot_id) = run.as_ref().and_then(|r| r.data.snapshot_id.clone()) {
+            query.push(("snapshot", snapshot_id));
         }
+        Some(api.get::<HistoryAnswer>("historical-data/full", &query).await?)
     };
-    let run = async {
-        if simulated.is_empty() { Ok(None) } else { run_full(api, &scenario, &simulated).await.map(Some) }
-    };
-    let (history, run) = tokio::try_join!(history, run)?;
 
     let data = match (&history, &run) {
         (_, Some(run)) => run.data.clone(),
@@ -547,6 +550,7 @@ async fn prepare_named(
             source: history.data.source.clone(),
             start_date: history.data.start_date.clone(),
             current_date: Some(history.data.current_date.to_string()),
+            snapshot_id: history.data.snapshot_id.clone(),
             is_demo: false,
         }
         .labelled(),

@@ -101,6 +101,11 @@ pub struct DataSource {
     /// Last history day; the forecast starts here.
     #[serde(default)]
     pub current_date: Option<String>,
+    /// The snapshot's id (the API's `snapshot_id`): the further API requests of one tool call
+    /// pin it, so every number of a result comes from the same data even when the API runs as
+    /// several machines that refresh at different times.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot_id: Option<String>,
     /// True when the API serves demo data: answers must say so.
     #[serde(default)]
     pub is_demo: bool,
@@ -172,6 +177,7 @@ pub fn historical_result(answer: Value) -> Result<HistoricalResult, ApiError> {
         source: text("source"),
         start_date: text("start_date"),
         current_date: text("current_date"),
+        snapshot_id: text("snapshot_id"),
         is_demo: false,
     }
     .labelled();

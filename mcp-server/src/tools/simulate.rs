@@ -217,10 +217,19 @@ impl Run {
     }
 }
 
-/// Runs `scenario` with `/simulate/full` for `metrics`.
-pub async fn run_full(api: &ApiClient, scenario: &Scenario, metrics: &[SeriesName]) -> Result<Run, ApiError> {
+/// Runs `scenario` with `/simulate/full` for `metrics`, on the snapshot `pin` names (the one an
+/// earlier request of the same tool call was answered from) or, without one, the served one.
+pub async fn run_full(
+    api: &ApiClient,
+    scenario: &Scenario,
+    metrics: &[SeriesName],
+    pin: Option<&str>,
+) -> Result<Run, ApiError> {
     let mut body = scenario.to_body();
     body.insert("output".into(), metrics.iter().map(|m| Value::from(m.as_str())).collect());
+    if let Some(snapshot_id) = pin {
+        body.insert("snapshot".into(), snapshot_id.into());
+    }
     let answer: FullAnswer = api.post("simulate/full", &Value::Object(body)).await?;
     let mut input = answer.input;
     let mut output = answer.simulation_output;
@@ -365,7 +374,7 @@ fn json_len<T: Serialize>(value: &T) -> usize {
 
 /// Runs the request and shapes the answer.
 pub async fn simulate(api: &ApiClient, request: &SimulateRequest) -> Result<SimulateResult, ApiError> {
-    let mut run = run_full(api, &request.scenario, &request.metrics).await?;
+    let mut run = run_full(api, &request.scenario, &request.metrics, None).await?;
     let resolution = request.resolution.unwrap_or_else(|| Resolution::auto(run.forecast_len));
     let step = resolution.step_days();
     let window_end = run
@@ -384,7 +393,11 @@ pub async fn simulate(api: &ApiClient, request: &SimulateRequest) -> Result<Simu
     let mut lengthened_note = String::new();
     let lengthened_len = (run.forecast_len + 364).min(MAX_FORECAST_DAYS);
     if !empty_one_year.is_empty() && lengthened_len > run.forecast_len && grid_start.is_some() {
-        let longer = run_full(api, &request.scenario.lengthened(lengthened_len), &empty_one_year).await?;
+        // On the same snapshot as the first run (the API may run as several machines).
+        let pin = run.data.snapshot_id.clone();
+        let longer =
+            run_full(api, &request.scenario.lengthened(lengthened_len), &empty_one_year, pin.as_deref())
+                .await?;
         for (name, series) in longer.series {
             if let Some(slot) = run.series.iter_mut().find(|(n, _)| *n == name) {
                 slot.1 = series;

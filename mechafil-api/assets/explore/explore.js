@@ -39,6 +39,8 @@
   const DAY_MS = 864e5;
   const DAY_S = 86400;
   const QUANTILES = [5, 25, 50, 75, 95];
+  // Tries of a request whose answering machine lacks the pinned snapshot (409 with `held`).
+  const NOT_HELD_ATTEMPTS = 3;
   // The bands' spread. The defaults are the API's own default spread for /analyze/ensemble
   // (docs/API.md): rbp lognormal with sd 25 % of its value, rr and fpr normal with sd 0.05.
   const SPREAD = [
@@ -388,13 +390,17 @@
     return s;
   }
 
+  // Every request pins the snapshot the page was rendered on: the API may run as several
+  // machines that refresh at different times, and one page must not draw two snapshots.
+  const PIN = SNAP.snapshot_id ? { snapshot: SNAP.snapshot_id } : {};
+
   function wantedBodies() {
     const modelSeries = new Set();
     for (const c of CHARTS) for (const l of c.lines) partsOf(modelHistoryOf(l)).forEach((s) => modelSeries.add(s));
     const model = modelSeries.size
-      ? { forecast_length_days: 1, output: [...modelSeries], ...('use_available_supply' in state.values ? { use_available_supply: state.values.use_available_supply } : {}) }
+      ? { forecast_length_days: 1, output: [...modelSeries], ...('use_available_supply' in state.values ? { use_available_supply: state.values.use_available_supply } : {}), ...PIN }
       : null;
-    const forecast = localErrors.size ? null : { ...scenario(), output: forecastOutputs() };
+    const forecast = localErrors.size ? null : { ...scenario(), output: forecastOutputs(), ...PIN };
     // The analyses start from the echo of the forecast for the inputs as they are now, so
     // they wait for it (and never run for a scenario the charts no longer show).
     const f = layers.forecast;
@@ -410,6 +416,7 @@
           scenarios: { current: echoScenario(echo) },
           output: analysisOutputs(),
           resolution: 'weekly',
+          ...PIN,
         };
       }
       if (state.bands) {
@@ -421,6 +428,7 @@
         bands = {
           base: { ...echoScenario(echo), forecast_length_days: days },
           members: state.members, seed: 0, vary, output: analysisOutputs(), quantiles: QUANTILES, resolution: 'weekly',
+          ...PIN,
         };
       }
     }
@@ -483,18 +491,26 @@
     renderStatus();
     let outcome;
     try {
-      const response = await fetch(URLS[name], {
-        method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json' },
-        body: key, signal: controller.signal,
-      });
-      const text = await response.text();
+      let response;
       let body = null;
-      try {
-        body = JSON.parse(text);
-      } catch (_) {
-        body = null;
+      // A 409 with `held`: the machine that answered lacks the pinned snapshot; another replica
+      // may hold it, so a couple more tries, then the page says so (see notHeld).
+      for (let attempt = 1; ; attempt++) {
+        response = await fetch(URLS[name], {
+          method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json' },
+          body: key, signal: controller.signal,
+        });
+        const text = await response.text();
+        try {
+          body = JSON.parse(text);
+        } catch (_) {
+          body = null;
+        }
+        if (!(response.status === 409 && body && body.held) || attempt >= NOT_HELD_ATTEMPTS) break;
+        await new Promise((resolve) => setTimeout(resolve, 150 * attempt));
       }
-      if (response.ok && body) outcome = { ok: true, body };
+      if (response.status === 409 && body && body.held) outcome = { ok: false, status: 409, notHeld: true, error: body.error, details: [] };
+      else if (response.ok && body) outcome = { ok: true, body };
       else if (body && typeof body.error === 'string') outcome = { ok: false, status: response.status, error: body.error, details: body.details || [] };
       else outcome = { ok: false, status: response.status, error: `HTTP ${response.status} from ${URLS[name]}`, details: [] };
     } catch (err) {
@@ -547,6 +563,10 @@
   }
 
   function failed(name, outcome) {
+    if (outcome.notHeld) {
+      notHeld();
+      return;
+    }
     clearApiErrors(name);
     const marked = [];
     const unplaced = [];
@@ -1208,12 +1228,33 @@
     setTimeout(() => ($('copy-link').textContent = 'Copy link to this view'), 2000);
   }
 
+  // The server no longer holds the snapshot this page was rendered on (its data was refreshed):
+  // nothing more can be drawn on it, and a reload starts afresh on the new one.
+  function notHeld() {
+    showNotice(`This page was loaded on the snapshot of ${SNAP.current_date} (${SNAP.snapshot_id}), which the server no longer holds: its data has been refreshed. Reload the page to continue on the new data.`, 'snapshot');
+    const reload = el('button', { type: 'button', text: 'Reload' });
+    reload.addEventListener('click', () => window.location.reload());
+    $('notice').append(' ', reload);
+    renderStatus();
+  }
+
   // ---------------------------------------------------------------- start
   async function loadHistory() {
     const fields = [...HISTORY_FIELDS].join(',');
+    const pin = SNAP.snapshot_id ? `&snapshot=${encodeURIComponent(SNAP.snapshot_id)}` : '';
     try {
-      const response = await fetch(`/historical-data?fields=${encodeURIComponent(fields)}`, { headers: { accept: 'application/json' } });
-      const body = await response.json();
+      let response;
+      let body;
+      for (let attempt = 1; ; attempt++) {
+        response = await fetch(`/historical-data?fields=${encodeURIComponent(fields)}${pin}`, { headers: { accept: 'application/json' } });
+        body = await response.json();
+        if (!(response.status === 409 && body.held) || attempt >= NOT_HELD_ATTEMPTS) break;
+        await new Promise((resolve) => setTimeout(resolve, 150 * attempt));
+      }
+      if (response.status === 409 && body.held) {
+        notHeld();
+        return;
+      }
       if (!response.ok) throw new Error(body.error || `HTTP ${response.status}`);
       hist = body.data;
       redraw(null);

@@ -29,7 +29,9 @@ use crate::demo::demo_snapshot;
 use crate::http::analyze::Kind;
 use crate::http::error::ApiError;
 use crate::http::simulate::{Resolution, simulate_json};
-use crate::http::{self, AppState, DataSources, Served, StoreProblem, StoreProblemKind, request, schedule};
+use crate::http::{
+    self, AppState, DataSources, Served, StoreProblem, StoreProblemKind, pinning, request, schedule,
+};
 use crate::spacescope::SpacescopeConfig;
 use crate::store::{
     DB_FILE_NAME, SnapshotStore, StoreError, StoredSnapshot, UpdateAttempt, files_moved_aside, move_aside,
@@ -360,8 +362,10 @@ pub async fn simulate(args: SimulateArgs, global: &GlobalArgs) -> anyhow::Result
     let resolution = if args.full { Resolution::Daily } else { Resolution::Weekly };
     let answer = tokio::task::spawn_blocking(move || {
         let served = Arc::new(prepare(loaded.stored, &mut Vec::new()));
-        let parsed = request::parse_json_object(body.as_bytes())
-            .and_then(|object| request::parse_simulate(&object, &served.simulator));
+        let parsed = request::parse_json_object(body.as_bytes()).and_then(|mut object| {
+            pinning::check_offline_pin(&mut object, &served)?;
+            request::parse_simulate(&object, &served.simulator)
+        });
         parsed.and_then(|request| simulate_json(&served, &request, resolution))
     })
     .await?;
@@ -391,8 +395,10 @@ pub async fn analyze(args: AnalyzeArgs, global: &GlobalArgs) -> anyhow::Result<(
     let loaded = load(&global.data_dir).await?;
     let answer = tokio::task::spawn_blocking(move || {
         let served = prepare(loaded.stored, &mut Vec::new());
-        request::parse_json_object(body.as_bytes())
-            .and_then(|object| crate::http::analyze::run_offline(&served, args.kind, &object))
+        request::parse_json_object(body.as_bytes()).and_then(|mut object| {
+            pinning::check_offline_pin(&mut object, &served)?;
+            crate::http::analyze::run_offline(&served, args.kind, &object)
+        })
     })
     .await?;
     print_answer(answer)

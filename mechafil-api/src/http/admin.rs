@@ -3,7 +3,8 @@
 //! Guarded by `Authorization: Bearer $ADMIN_TOKEN` (compared in constant time). With no
 //! `ADMIN_TOKEN` configured the endpoint is disabled (403), so it can never be triggered by
 //! anyone. One update at a time (409); a failed update answers 502 and the previous snapshot
-//! keeps being served.
+//! keeps being served. With several replicas, it updates the one machine that receives it (each
+//! machine also refreshes itself); its answer names that machine and the snapshot it now serves.
 
 use axum::Json;
 use axum::extract::State;
@@ -21,7 +22,16 @@ pub async fn update_cache(
 ) -> Result<Json<Value>, ApiError> {
     authorize(state.config().admin_token.as_deref(), &headers)?;
     let meta = state.update().await?;
-    Ok(Json(json!({"status": "updated", "snapshot": meta})))
+    let mut snapshot = serde_json::to_value(&meta).expect("plain data");
+    // The update activated and served this snapshot (one update at a time), so its id is the
+    // served one's unless the dates differ (never, short of a bug).
+    if let Ok(served) = state.served().map(|s| s.snapshot_ref())
+        && served.current_date == meta.current_date
+    {
+        snapshot["snapshot_id"] = json!(served.snapshot_id);
+    }
+    // With several replicas this updated only the machine that received it (docs/DEPLOY.md).
+    Ok(Json(json!({"status": "updated", "machine": state.config().machine, "snapshot": snapshot})))
 }
 
 /// Checks the bearer token against the configured one.

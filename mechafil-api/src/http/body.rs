@@ -37,6 +37,7 @@ use tokio::time::Instant;
 
 use super::error::ApiError;
 use super::json::{JsonError, ParseLimits, parse_object};
+use super::pinning::RequestDigest;
 use super::state::AppState;
 
 /// Largest ordinary body, bytes: six series parameters of 7300 days written with 17
@@ -61,8 +62,9 @@ pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// of the CPU budget, so a multi-megabyte parse never runs on an async worker.
 const INLINE_PARSE_BYTES: usize = 64 * 1024;
 
-/// A request body parsed as a JSON object (an empty body is `{}`).
-pub struct JsonObject(pub Map<String, Value>);
+/// A request body parsed as a JSON object (an empty body is `{}`), and the digest of the request
+/// it came with (for the answer's `ETag`, see [`super::pinning`]).
+pub struct JsonObject(pub Map<String, Value>, pub RequestDigest);
 
 /// Which limits a request's body is read with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,14 +128,16 @@ where
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
+        let (method, uri) = (req.method().clone(), req.uri().clone());
         let bytes = read_body(req.into_body(), class.byte_limit(), declared, deadline).await?;
         let limits = class.parse_limits();
-        let parsed = if bytes.len() <= INLINE_PARSE_BYTES {
-            parse_object(&bytes, limits)
-        } else {
-            AppState::from_ref(state).run_cpu(move || parse_object(&bytes, limits)).await?
+        let inline = bytes.len() <= INLINE_PARSE_BYTES;
+        let parse = move || {
+            let digest = RequestDigest::new(&method, &uri, &bytes);
+            parse_object(&bytes, limits).map(|object| JsonObject(object, digest))
         };
-        parsed.map(JsonObject).map_err(api_error)
+        let parsed = if inline { parse() } else { AppState::from_ref(state).run_cpu(parse).await? };
+        parsed.map_err(api_error)
     }
 }
 

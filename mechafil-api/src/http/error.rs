@@ -74,6 +74,14 @@ pub enum ApiError {
     /// 409: conflicts with an operation in progress.
     #[error("{0}")]
     Conflict(String),
+    /// 409: the request pins a snapshot this machine does not hold (another replica may).
+    #[error("this machine does not hold the snapshot {requested}; it holds {}", held_list(held))]
+    SnapshotNotHeld {
+        /// The pin as given.
+        requested: String,
+        /// What this machine can answer from (the `held` list of the body).
+        held: Vec<super::pinning::HeldSnapshot>,
+    },
     /// 429: too much work is queued; retry after the given delay.
     #[error("{message}")]
     TooManyRequests {
@@ -130,7 +138,7 @@ impl ApiError {
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
-            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Conflict(_) | ApiError::SnapshotNotHeld { .. } => StatusCode::CONFLICT,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::BadGateway(_) => StatusCode::BAD_GATEWAY,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -145,6 +153,13 @@ impl ApiError {
             _ => &[],
         }
     }
+}
+
+fn held_list(held: &[super::pinning::HeldSnapshot]) -> String {
+    if held.is_empty() {
+        return "none".into();
+    }
+    held.iter().map(|h| format!("{} ({})", h.snapshot_id, h.current_date)).collect::<Vec<_>>().join(", ")
 }
 
 fn field_names(details: &[FieldError]) -> String {
@@ -163,7 +178,12 @@ impl ApiError {
     /// The JSON body this error answers with.
     pub fn body(&self) -> serde_json::Value {
         let message = self.to_string();
-        serde_json::to_value(ErrorBody { error: &message, details: self.details() }).expect("plain data")
+        let mut body =
+            serde_json::to_value(ErrorBody { error: &message, details: self.details() }).expect("plain data");
+        if let ApiError::SnapshotNotHeld { held, .. } = self {
+            body["held"] = serde_json::to_value(held).expect("plain data");
+        }
+        body
     }
 }
 

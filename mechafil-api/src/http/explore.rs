@@ -476,8 +476,10 @@ pub fn history_fields(served: &Served) -> Vec<&'static str> {
 pub struct PageConfig {
     /// The API version.
     pub version: &'static str,
-    /// The served snapshot (source and dates).
+    /// The served snapshot (source, dates and id: the page pins its requests to it).
     pub snapshot: SnapshotRef,
+    /// When the served snapshot was fetched (shown in the page's header).
+    pub fetched_at: chrono::DateTime<chrono::Utc>,
     /// Every parameter of `/simulate`.
     pub params: Vec<ParamConfig>,
     /// The chart catalogue.
@@ -494,6 +496,7 @@ pub fn page_config(served: &Served) -> PageConfig {
     PageConfig {
         version: super::VERSION,
         snapshot: served.snapshot_ref(),
+        fetched_at: served.meta.fetched_at,
         params: param_configs(served),
         charts: CHARTS,
         history_fields: history_fields(served),
@@ -538,7 +541,7 @@ pub fn render_page(served: &Served) -> String {
         escape_html(source),
         snapshot.start_date,
         snapshot.current_date,
-        snapshot.fetched_at.format("%Y-%m-%d %H:%M UTC"),
+        config.fetched_at.format("%Y-%m-%d %H:%M UTC"),
     );
     let demo_banner = if snapshot.source == SnapshotSource::Demo {
         "<div id=\"demo-banner\" class=\"banner demo\" role=\"note\"><strong>Demo data.</strong> \

@@ -263,7 +263,8 @@ impl Serialize for DataObject<'_> {
 
         let mut map = s.serialize_map(None)?;
         map.serialize_entry("source", &served.meta.source)?;
-        map.serialize_entry("fetched_at", &served.meta.fetched_at)?;
+        // The snapshot's id, not its fetch time: replicas holding the same data answer alike.
+        map.serialize_entry("snapshot_id", &served.snapshot_id)?;
         map.serialize_entry("start_date", &start)?;
         map.serialize_entry("current_date", &current)?;
         map.serialize_entry("data_start_date", &Some(history.first_date).filter(|_| history.count > 0))?;

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{Query, Request, State};
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -38,6 +38,7 @@ pub mod historical;
 pub mod json;
 pub mod metrics;
 pub mod openapi;
+pub mod pinning;
 pub mod request;
 pub mod sampling;
 pub mod schedule;
@@ -47,6 +48,7 @@ pub mod state;
 
 use body::JsonObject;
 use error::ApiError;
+use pinning::{Answering, RequestDigest, Start};
 use simulate::Resolution;
 pub use state::{AppState, DataSources, Served, StoreProblem, StoreProblemKind};
 
@@ -104,7 +106,11 @@ fn cors_layer(origins: Option<&[String]>) -> CorsLayer {
     let layer = CorsLayer::new()
         .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
         .allow_headers(Any)
-        .expose_headers([header::HeaderName::from_static("x-request-id")])
+        .expose_headers([
+            header::HeaderName::from_static("x-request-id"),
+            pinning::SNAPSHOT_ID_HEADER,
+            header::ETAG,
+        ])
         .max_age(Duration::from_secs(3600));
     match origins {
         None => layer.allow_origin(Any),
@@ -152,6 +158,7 @@ async fn health(State(state): State<AppState>) -> Response {
         Ok(served) => {
             let age_hours = (chrono::Utc::now() - served.meta.fetched_at).num_seconds() as f64 / 3600.0;
             let mut snapshot = serde_json::to_value(served.snapshot_ref()).expect("plain data");
+            snapshot["fetched_at"] = json!(served.meta.fetched_at);
             snapshot["age_hours"] = json!((age_hours * 100.0).round() / 100.0);
             (StatusCode::OK, snapshot, None)
         }
@@ -165,6 +172,7 @@ async fn health(State(state): State<AppState>) -> Response {
             (false, _) => "unavailable",
         },
         "version": VERSION,
+        "machine": state.config().machine,
         "snapshot": snapshot,
         "uptime_seconds": (chrono::Utc::now() - state.started_at()).num_seconds(),
         "last_update": state.last_update(),
@@ -188,32 +196,53 @@ fn json_response(body: Vec<u8>) -> Response {
 
 async fn simulate_with(
     state: AppState,
-    body: JsonObject,
+    headers: HeaderMap,
+    mut body: JsonObject,
     resolution: Resolution,
 ) -> Result<Response, ApiError> {
-    let served = served(&state)?;
+    let answering = match Answering::start_post(&state, &headers, &mut body).await? {
+        Start::Answer(answering) => answering,
+        Start::NotModified(response) => return Ok(response),
+    };
+    let served = Arc::clone(&answering.served);
     let body = state
         .run_cpu(move || {
             let request = request::parse_simulate(&body.0, &served.simulator)?;
             simulate::simulate_json(&served, &request, resolution)
         })
         .await??;
-    Ok(json_response(body))
+    Ok(answering.respond(json_response(body)))
 }
 
-async fn simulate_weekly(State(state): State<AppState>, body: JsonObject) -> Result<Response, ApiError> {
-    simulate_with(state, body, Resolution::Weekly).await
+async fn simulate_weekly(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: JsonObject,
+) -> Result<Response, ApiError> {
+    simulate_with(state, headers, body, Resolution::Weekly).await
 }
 
-async fn simulate_daily(State(state): State<AppState>, body: JsonObject) -> Result<Response, ApiError> {
-    simulate_with(state, body, Resolution::Daily).await
+async fn simulate_daily(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: JsonObject,
+) -> Result<Response, ApiError> {
+    simulate_with(state, headers, body, Resolution::Daily).await
 }
 
 /// Scenarios per CPU job of a batch: a few milliseconds of work, so other requests interleave.
 const BATCH_CHUNK: usize = 8;
 
-async fn simulate_batch(State(state): State<AppState>, body: JsonObject) -> Result<Response, ApiError> {
-    let served = served(&state)?;
+async fn simulate_batch(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    mut body: JsonObject,
+) -> Result<Response, ApiError> {
+    let answering = match Answering::start_post(&state, &headers, &mut body).await? {
+        Start::Answer(answering) => answering,
+        Start::NotModified(response) => return Ok(response),
+    };
+    let served = Arc::clone(&answering.served);
     let for_parse = Arc::clone(&served);
     let batch = state.run_cpu(move || request::parse_batch(&body.0, &for_parse.simulator)).await??;
     simulate::check_batch_size(&batch)?;
@@ -230,7 +259,9 @@ async fn simulate_batch(State(state): State<AppState>, body: JsonObject) -> Resu
     let body = axum::body::Body::from_stream(futures_util::stream::iter(
         pieces.into_iter().map(Ok::<_, std::convert::Infallible>),
     ));
-    Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response())
+    let response =
+        ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response();
+    Ok(answering.respond(response))
 }
 
 /// Query of the historical endpoints.
@@ -238,33 +269,52 @@ async fn simulate_batch(State(state): State<AppState>, body: JsonObject) -> Resu
 pub struct HistoricalQuery {
     /// Comma-separated field names to return (default: all).
     pub fields: Option<String>,
+    /// The snapshot to answer from (a snapshot id or a current_date; see [`pinning`]).
+    pub snapshot: Option<String>,
 }
 
-async fn historical_with(state: AppState, query: Option<String>, daily: bool) -> Result<Response, ApiError> {
-    let served = served(&state)?;
+async fn historical_with(
+    state: AppState,
+    request: (Method, Uri, HeaderMap),
+    query: Result<Query<HistoricalQuery>, axum::extract::rejection::QueryRejection>,
+    daily: bool,
+) -> Result<Response, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::field("query", e.body_text()))?;
+    let (method, uri, headers) = request;
+    let pin = pinning::query_pin(query.snapshot.as_deref())?;
+    let digest = RequestDigest::new(&method, &uri, b"");
+    let answering = match Answering::start(&state, &headers, pin.as_ref(), &digest).await? {
+        Start::Answer(answering) => answering,
+        Start::NotModified(response) => return Ok(response),
+    };
+    let served = Arc::clone(&answering.served);
     let body = state
         .run_cpu(move || {
-            let fields = historical::parse_fields(&served, query.as_deref())?;
+            let fields = historical::parse_fields(&served, query.fields.as_deref())?;
             Ok::<_, ApiError>(historical::historical_json(&served, fields.as_deref(), daily))
         })
         .await??;
-    Ok(json_response(body))
+    Ok(answering.respond(json_response(body)))
 }
 
 async fn historical_weekly(
     State(state): State<AppState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
     query: Result<Query<HistoricalQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let Query(query) = query.map_err(|e| ApiError::field("query", e.body_text()))?;
-    historical_with(state, query.fields, false).await
+    historical_with(state, (method, uri, headers), query, false).await
 }
 
 async fn historical_daily(
     State(state): State<AppState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
     query: Result<Query<HistoricalQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let Query(query) = query.map_err(|e| ApiError::field("query", e.body_text()))?;
-    historical_with(state, query.fields, true).await
+    historical_with(state, (method, uri, headers), query, true).await
 }
 
 async fn not_found(request: Request) -> ApiError {

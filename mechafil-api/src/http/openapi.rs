@@ -177,6 +177,75 @@ pub fn parameter_table_rows() -> Vec<String> {
 }
 
 static DOCUMENT: LazyLock<Value> = LazyLock::new(|| {
+    let mut document = document_without_pinning();
+    add_pinning(&mut document);
+    document
+});
+
+/// The endpoints whose answers come from a snapshot (pinnable, with `X-Snapshot-Id` and `ETag`).
+const SNAPSHOT_PATHS: [(&str, &str); 10] = [
+    ("/simulate", "post"),
+    ("/simulate/full", "post"),
+    ("/simulate/batch", "post"),
+    ("/analyze/ensemble", "post"),
+    ("/analyze/sweep", "post"),
+    ("/analyze/solve", "post"),
+    ("/analyze/sensitivity", "post"),
+    ("/analyze/compare", "post"),
+    ("/historical-data", "get"),
+    ("/historical-data/full", "get"),
+];
+
+/// Adds what [`super::pinning`] does to every endpoint that answers from a snapshot: the
+/// `snapshot` body field or query parameter, the headers naming the answer, 304 and 409.
+fn add_pinning(document: &mut Value) {
+    document["components"]["schemas"]["SnapshotPin"] = json!({
+        "type": "string", "pattern": "^([0-9a-fA-F]{16}|[0-9]{4}-[0-9]{2}-[0-9]{2})$",
+        "description": "The snapshot to answer from: a snapshot_id (as in answers, X-Snapshot-Id and /health) or a current_date (YYYY-MM-DD). 409 when this machine does not hold it.",
+    });
+    document["components"]["schemas"]["NotHeld"] = json!({
+        "type": "object", "required": ["error", "details", "held"], "properties": {
+            "error": {"type": "string"}, "details": {"type": "array"},
+            "held": {"type": "array", "items": {"type": "object", "properties": {
+                "snapshot_id": {"type": "string"}, "current_date": {"type": "string", "format": "date"},
+                "source": {"type": "string"}}}},
+        },
+    });
+    let pin = json!({"$ref": "#/components/schemas/SnapshotPin"});
+    for name in [
+        "SimulateRequest",
+        "EnsembleRequest",
+        "SweepRequest",
+        "SolveRequest",
+        "SensitivityRequest",
+        "CompareRequest",
+    ] {
+        document["components"]["schemas"][name]["properties"]["snapshot"] = pin.clone();
+    }
+    let headers = json!({
+        "X-Snapshot-Id": {"description": "The snapshot_id of the snapshot the answer was computed on", "schema": {"type": "string"}},
+        "ETag": {"description": "The snapshot_id and a digest of the request: If-None-Match with it answers 304", "schema": {"type": "string"}},
+    });
+    for (path, method) in SNAPSHOT_PATHS {
+        let op = &mut document["paths"][path][method];
+        if method == "get" {
+            op["parameters"].as_array_mut().expect("a list").push(json!({
+                "name": "snapshot", "in": "query", "required": false, "schema": pin.clone(),
+            }));
+        } else if let Some(properties) =
+            op["requestBody"]["content"]["application/json"]["schema"].get_mut("properties")
+        {
+            properties["snapshot"] = pin.clone(); // the batch's inline schema
+        }
+        let responses = &mut op["responses"];
+        responses["200"]["headers"] = headers.clone();
+        responses["304"] = json!({"description": "Not modified: If-None-Match holds this answer's ETag", "headers": headers.clone()});
+        responses["409"] = json!({"description": "This machine does not hold the pinned snapshot; held lists what it holds",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/NotHeld"}}}});
+    }
+}
+
+fn document_without_pinning() -> Value {
     let names: Vec<&str> = SeriesName::names().collect();
     let mut simulate_request = json!({
         "type": "object", "additionalProperties": false, "properties": simulate_properties(),
@@ -303,7 +372,7 @@ static DOCUMENT: LazyLock<Value> = LazyLock::new(|| {
             },
         },
     })
-});
+}
 
 fn analyze_op(summary: &str, request: &str, description: &str) -> Value {
     let error = json!({"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}});

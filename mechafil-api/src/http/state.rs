@@ -7,6 +7,7 @@ use super::body::LargeRequests;
 use super::cpu::CpuBudget;
 use super::error::ApiError;
 use super::metrics::{Metrics, UpdateMetric};
+use super::pinning::PinnedSnapshots;
 use crate::config::ApiConfig;
 use crate::network_data::{NetworkData, SnapshotMeta, SnapshotSource};
 use crate::spacescope::{FetchOptions, SpacescopeConfig};
@@ -25,6 +26,8 @@ pub struct Served {
     pub data: NetworkData,
     /// The model, prepared on this snapshot.
     pub simulator: Simulator,
+    /// [`NetworkData::snapshot_id`]: names the snapshot in answers, headers and pins.
+    pub snapshot_id: String,
     /// Output buffers sized for the longest forecast, reused by every simulation on this
     /// snapshot: at most one per concurrent simulation (one per core), so memory stays flat
     /// whatever forecast lengths requests ask for.
@@ -35,7 +38,8 @@ impl Served {
     /// Validates and prepares `data` for serving.
     pub fn new(meta: SnapshotMeta, data: NetworkData) -> Result<Served, SnapshotError> {
         let simulator = Simulator::new(data.snapshot.clone())?;
-        Ok(Served { meta, data, simulator, outputs: Mutex::new(Vec::new()) })
+        let snapshot_id = data.snapshot_id();
+        Ok(Served { meta, data, simulator, snapshot_id, outputs: Mutex::new(Vec::new()) })
     }
 
     /// Runs `work` with an output buffer from the pool (a new preallocated one when all are in
@@ -54,13 +58,14 @@ impl Served {
             source: self.meta.source,
             start_date: self.meta.start_date,
             current_date: self.meta.current_date,
-            fetched_at: self.meta.fetched_at,
+            snapshot_id: self.snapshot_id.clone(),
         }
     }
 }
 
-/// Which snapshot an answer was computed on.
-#[derive(Debug, Clone, Serialize)]
+/// Which snapshot an answer was computed on. No fetch time: two replicas holding the same data
+/// (fetched at different times) give byte-identical answers; `/health` has the fetch time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SnapshotRef {
     /// `spacescope`, `import` or `demo`.
     pub source: SnapshotSource,
@@ -68,8 +73,8 @@ pub struct SnapshotRef {
     pub start_date: NaiveDate,
     /// Last history day.
     pub current_date: NaiveDate,
-    /// When the data was fetched, imported or generated.
-    pub fetched_at: DateTime<Utc>,
+    /// [`NetworkData::snapshot_id`].
+    pub snapshot_id: String,
 }
 
 /// Shared state of the HTTP service; cheap to clone.
@@ -84,6 +89,7 @@ struct Inner {
     cpu: CpuBudget,
     large_requests: LargeRequests,
     metrics: Metrics,
+    pinned: PinnedSnapshots,
     started_at: DateTime<Utc>,
     data: DataSources,
     /// Held while an update runs (by its task, not by the request that started it): a second
@@ -155,6 +161,7 @@ impl AppState {
                 cpu,
                 large_requests: LargeRequests::default(),
                 metrics: Metrics::default(),
+                pinned: PinnedSnapshots::default(),
                 started_at: Utc::now(),
                 data,
                 update_lock: Arc::new(tokio::sync::Mutex::new(())),
@@ -289,6 +296,11 @@ impl AppState {
     /// The counters of `/metrics`.
     pub fn metrics(&self) -> &Metrics {
         &self.inner.metrics
+    }
+
+    /// The snapshots pinned requests asked for ([`super::pinning`]).
+    pub fn pinned(&self) -> &PinnedSnapshots {
+        &self.inner.pinned
     }
 
     /// The admission of large bodies (`/simulate/batch`, `/analyze/*`).

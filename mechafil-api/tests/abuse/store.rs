@@ -7,34 +7,20 @@
 //! (the newest good one is, and `/health` and the log say so), any panic or error while opening
 //! moves the file aside and is reported, and a newer schema refuses to start.
 
-use chrono::{Days, Utc};
+use chrono::Utc;
 use mechafil_api::commands::data::{StoreCheck, fingerprint};
-use mechafil_api::demo::demo_network_data;
+use mechafil_api::demo::demo_network_data_later;
 use mechafil_api::network_data::{NetworkData, SnapshotSource};
 use mechafil_api::store::{DB_FILE_NAME, SCHEMA_VERSION, SnapshotStore, codec};
 use serde_json::{Value, json};
 
 use super::Binary;
 
-/// The demo data moved `days` later (same lengths, so still consistent).
-fn shifted(days: u64) -> NetworkData {
-    let mut data = demo_network_data();
-    let later = |d: &mut chrono::NaiveDate| *d = d.checked_add_days(Days::new(days)).unwrap();
-    later(&mut data.snapshot.start_date);
-    later(&mut data.snapshot.current_date);
-    later(&mut data.recent.raw_byte_power.start_date);
-    later(&mut data.recent.renewal_rate.start_date);
-    later(&mut data.recent.filplus_rate.start_date);
-    later(data.supply.as_mut().map(|s| &mut s.start_date).unwrap());
-    later(data.end_date.as_mut().unwrap());
-    data
-}
-
-/// A store in `dir` holding `shifted(0)` and then `shifted(1)` (active), as imports.
+/// A store in `dir` holding `demo_network_data_later(0)` and then `demo_network_data_later(1)` (active), as imports.
 fn two_snapshot_store(dir: &std::path::Path) {
     let store = SnapshotStore::open(dir).unwrap().store;
-    store.insert_and_activate(&shifted(0), SnapshotSource::Import, Utc::now()).unwrap();
-    store.insert_and_activate(&shifted(1), SnapshotSource::Import, Utc::now()).unwrap();
+    store.insert_and_activate(&demo_network_data_later(0), SnapshotSource::Import, Utc::now()).unwrap();
+    store.insert_and_activate(&demo_network_data_later(1), SnapshotSource::Import, Utc::now()).unwrap();
 }
 
 /// Where the encoded record of `data` starts in the database file.
@@ -57,14 +43,14 @@ fn flip_in_record(dir: &std::path::Path, data: &NetworkData) {
 async fn a_flipped_byte_in_the_active_record_is_never_served_and_is_reported() {
     let dir = tempfile::tempdir().unwrap();
     two_snapshot_store(dir.path());
-    flip_in_record(dir.path(), &shifted(1));
+    flip_in_record(dir.path(), &demo_network_data_later(1));
 
     // The library: the damaged active record is passed over for the newest good one.
     {
         let (_, servable, _) = SnapshotStore::open_and_load(dir.path()).unwrap();
         let served = servable.snapshot.expect("a good snapshot");
-        assert_eq!(served.data, shifted(0));
-        assert_eq!(servable.active, Some(shifted(1).snapshot.current_date));
+        assert_eq!(served.data, demo_network_data_later(0));
+        assert_eq!(servable.active, Some(demo_network_data_later(1).snapshot.current_date));
         assert_eq!(servable.rejected.len(), 1);
         assert!(servable.rejected[0].reason.contains("checksum mismatch"), "{:?}", servable.rejected);
     }
@@ -94,9 +80,9 @@ async fn a_flipped_byte_in_the_active_record_is_never_served_and_is_reported() {
 async fn when_no_record_passes_the_demo_is_served_labelled_and_reported() {
     let dir = tempfile::tempdir().unwrap();
     let store = SnapshotStore::open(dir.path()).unwrap().store;
-    store.insert_and_activate(&shifted(3), SnapshotSource::Import, Utc::now()).unwrap();
+    store.insert_and_activate(&demo_network_data_later(3), SnapshotSource::Import, Utc::now()).unwrap();
     drop(store);
-    flip_in_record(dir.path(), &shifted(3));
+    flip_in_record(dir.path(), &demo_network_data_later(3));
     let server = Binary::start(dir.path(), &[]);
     let (_, health) = server.get("/health").await;
     assert_eq!(health["status"], "degraded", "{health}");
@@ -161,7 +147,7 @@ fn random_damage_never_serves_different_numbers() {
     let original = dir.path().join("original");
     two_snapshot_store(&original);
     let bytes = std::fs::read(original.join(DB_FILE_NAME)).unwrap();
-    let good = [fingerprint(&shifted(0)), fingerprint(&shifted(1))];
+    let good = [fingerprint(&demo_network_data_later(0)), fingerprint(&demo_network_data_later(1))];
     let (mut served_good, mut nothing, mut moved_aside, mut crashed, mut failed) = (0, 0, 0, 0, 0);
     for seed in 0..30 {
         for flips in [1, 64] {
@@ -320,10 +306,10 @@ fn records_of_an_older_version_get_their_checksum_and_older_versions_can_read_ou
     let opened = SnapshotStore::open(dir.path()).unwrap();
     assert!(opened.moved_aside.is_none());
     let active = opened.store.active().unwrap().unwrap();
-    assert_eq!(active.data, shifted(1));
+    assert_eq!(active.data, demo_network_data_later(1));
     drop(opened);
     // The checksum was added: damage to the record is now detected.
-    flip_in_record(dir.path(), &shifted(1));
+    flip_in_record(dir.path(), &demo_network_data_later(1));
     let (_, servable, _) = SnapshotStore::open_and_load(dir.path()).unwrap();
     assert!(servable.rejected[0].reason.contains("checksum mismatch"), "{:?}", servable.rejected);
 }

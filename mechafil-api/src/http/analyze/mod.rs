@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::State;
+use axum::http::HeaderMap;
 use axum::response::Response;
 use mechafil_core::analysis::InvalidSpec;
 use mechafil_core::analysis::compare::Compare;
@@ -30,6 +31,7 @@ use serde_json::{Map, Value};
 use super::body::JsonObject;
 use super::cpu::ANALYSIS_TIME_LIMIT;
 use super::error::{ApiError, FieldError};
+use super::pinning::{Answering, Start};
 use super::state::{AppState, Served};
 
 pub mod parse;
@@ -260,9 +262,18 @@ pub fn run_offline(served: &Served, kind: Kind, body: &Map<String, Value>) -> Re
 }
 
 /// The handler of `POST /analyze/<kind>`.
-pub async fn handle(state: AppState, kind: Kind, body: JsonObject) -> Result<Response, ApiError> {
+pub async fn handle(
+    state: AppState,
+    kind: Kind,
+    headers: HeaderMap,
+    mut body: JsonObject,
+) -> Result<Response, ApiError> {
     let deadline = Instant::now() + ANALYSIS_TIME_LIMIT;
-    let served = super::served(&state)?;
+    let answering = match Answering::start_post(&state, &headers, &mut body).await? {
+        Start::Answer(answering) => answering,
+        Start::NotModified(response) => return Ok(response),
+    };
+    let served = Arc::clone(&answering.served);
     let for_prepare = Arc::clone(&served);
     let prepared = Arc::new(state.run_cpu(move || prepare(&for_prepare, kind, &body.0)).await??);
     let _room = state.cpu().reserve_values(prepared.values_held()).await?;
@@ -277,30 +288,50 @@ pub async fn handle(state: AppState, kind: Kind, body: JsonObject) -> Result<Res
         .into_iter()
         .collect::<Result<Vec<_>, _>>()?;
     let body = state.cpu().run_admitted(move || prepared.render(&served, partials)).await?;
-    Ok(super::json_response(body))
+    Ok(answering.respond(super::json_response(body)))
 }
 
 /// `POST /analyze/ensemble`.
-pub async fn ensemble(State(state): State<AppState>, body: JsonObject) -> Result<Response, ApiError> {
-    handle(state, Kind::Ensemble, body).await
+pub async fn ensemble(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: JsonObject,
+) -> Result<Response, ApiError> {
+    handle(state, Kind::Ensemble, headers, body).await
 }
 
 /// `POST /analyze/sweep`.
-pub async fn sweep(State(state): State<AppState>, body: JsonObject) -> Result<Response, ApiError> {
-    handle(state, Kind::Sweep, body).await
+pub async fn sweep(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: JsonObject,
+) -> Result<Response, ApiError> {
+    handle(state, Kind::Sweep, headers, body).await
 }
 
 /// `POST /analyze/solve`.
-pub async fn solve(State(state): State<AppState>, body: JsonObject) -> Result<Response, ApiError> {
-    handle(state, Kind::Solve, body).await
+pub async fn solve(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: JsonObject,
+) -> Result<Response, ApiError> {
+    handle(state, Kind::Solve, headers, body).await
 }
 
 /// `POST /analyze/sensitivity`.
-pub async fn sensitivity(State(state): State<AppState>, body: JsonObject) -> Result<Response, ApiError> {
-    handle(state, Kind::Sensitivity, body).await
+pub async fn sensitivity(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: JsonObject,
+) -> Result<Response, ApiError> {
+    handle(state, Kind::Sensitivity, headers, body).await
 }
 
 /// `POST /analyze/compare`.
-pub async fn compare(State(state): State<AppState>, body: JsonObject) -> Result<Response, ApiError> {
-    handle(state, Kind::Compare, body).await
+pub async fn compare(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: JsonObject,
+) -> Result<Response, ApiError> {
+    handle(state, Kind::Compare, headers, body).await
 }
