@@ -119,12 +119,15 @@ def pinned_request(base, kind, pin, headers=None):
 
 
 def body_snapshot_id(answer):
-    """The snapshot id an answer's body names: `snapshot.snapshot_id` (simulations, analyses) or
-    `data.snapshot_id` (the historical endpoints)."""
+    """The snapshot id an answer's body names (docs/API.md): `input.snapshot.snapshot_id`
+    (/simulate), `snapshot.snapshot_id` (analyses) or `data.snapshot_id` (/historical-data)."""
     body = answer.json()
-    for key in ("snapshot", "data"):
-        if isinstance(body.get(key), dict) and "snapshot_id" in body[key]:
-            return body[key]["snapshot_id"]
+    for path in (("input", "snapshot"), ("snapshot",), ("data",)):
+        node = body
+        for key in path:
+            node = node.get(key) if isinstance(node, dict) else None
+        if isinstance(node, dict) and "snapshot_id" in node:
+            return node["snapshot_id"]
     fail(f"the answer from {answer.replica} names no snapshot_id in its body")
 
 
@@ -154,6 +157,21 @@ def server_rows(path, backend="api", frontend="replicas"):
         for row in haproxy_stats(path)
         if row["pxname"] == backend or (row["pxname"] == frontend and row["svname"] == "FRONTEND")
     }
+
+
+COUNTERS = ("wretr", "wredis", "ereq", "econ", "eresp", "cli_abrt", "srv_abrt", "hrsp_5xx")
+
+
+def counter_differences(before, after):
+    """`after`'s rows with the COUNTERS made relative to `before` (other columns as they are)."""
+    rows = {}
+    for name, row in after.items():
+        row = dict(row)
+        for counter in COUNTERS:
+            if row.get(counter) not in (None, ""):
+                row[counter] = str(int(row[counter]) - int(before.get(name, {}).get(counter) or 0))
+        rows[name] = row
+    return rows
 
 
 def cmd_wait_balancer(args):
@@ -234,6 +252,8 @@ def cmd_load(args):
         with lock:
             samples.extend(mine)
 
+    # HAProxy's counters run from its start: this load's figures are the differences.
+    counters_before = server_rows(args.socket)
     threads = [threading.Thread(target=client) for _ in range(args.clients)]
     for t in threads:
         t.start()
@@ -272,7 +292,7 @@ def cmd_load(args):
     say(f"signal to rejoin:  {latency_line(window)}  (until {args.rejoin_secs:g} s after the restart answered)")
     say(f"  while it was down: {latency_line(down)}")
     say(f"after that:        {latency_line(after)}")
-    rows = server_rows(args.socket)
+    rows = counter_differences(counters_before, server_rows(args.socket))
     hidden = {
         name: f"{row.get('wretr', '0') or '0'} retries, {row.get('wredis', '0') or '0'} redispatches"
         for name, row in rows.items()
