@@ -3,7 +3,7 @@
 snapshot checks of two API replicas behind it. Standard library only.
 
     replicas_client.py wait-balancer --socket S --servers a,b      # until HAProxy has both UP
-    replicas_client.py load --url LB --clients 8 --secs 10 --events FILE --socket S
+    replicas_client.py load --url LB --clients 8 --secs 10 --events FILE --socket S --victim V --signal KILL|TERM
     replicas_client.py health URL                                  # snapshot_id current_date source machine
     replicas_client.py admin-update --url URL --machine M --current-date D   (ADMIN_TOKEN in the env)
     replicas_client.py unpinned --url LB --count N --expect a=ID --expect b=ID
@@ -22,6 +22,7 @@ import csv
 import hashlib
 import http.client
 import json
+import os
 import re
 import socket
 import sys
@@ -364,8 +365,6 @@ def cmd_health(args):
 
 
 def cmd_admin_update(args):
-    import os
-
     token = os.environ.get("ADMIN_TOKEN", "")
     check(token, "ADMIN_TOKEN is not set")
     started = time.monotonic()
