@@ -206,7 +206,10 @@ fn api_fly_toml() {
         }
         other => panic!("{file}: [[vm]] memory {other:?}"),
     };
-    assert!(memory_mb >= 512, "{file}: [[vm]] memory {memory_mb} MB; the largest analyses and bodies need ~220 MB");
+    assert!(
+        memory_mb >= 512,
+        "{file}: [[vm]] memory {memory_mb} MB; the largest analyses and bodies need ~220 MB"
+    );
 }
 
 #[test]
