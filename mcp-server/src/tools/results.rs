@@ -112,6 +112,12 @@ pub struct DataSource {
 }
 
 impl DataSource {
+    /// The frame of a chart drawn from this data: `title`, then `detail` and where the data
+    /// comes from on the second line, and the demo label when it is demo data.
+    pub fn frame(&self, title: String, detail: &str) -> crate::plot::Frame {
+        crate::plot::Frame { title, subtitle: Some(format!("{detail}; {}", self.note())), demo: self.is_demo }
+    }
+
     /// Sets `is_demo` from `source`.
     pub fn labelled(mut self) -> DataSource {
         self.is_demo = self.source.as_deref() == Some("demo");

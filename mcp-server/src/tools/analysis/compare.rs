@@ -14,7 +14,6 @@ use super::common::{
     read_summaries, sample, scenario_body, series_title, series_unit, summary_definitions, text_step,
 };
 use crate::api_client::ApiClient;
-use crate::plot::Frame;
 use crate::plot::time::{Line, MAX_PANELS, Panel, render_panels};
 use crate::tools::args::{Fields, Problems, describe, unwrap_reference_shape};
 use crate::tools::dated::Dated;
@@ -292,15 +291,13 @@ fn shape(request: Request, answer: Answer) -> Result<Shaped, ToolError> {
         )
     })?;
     let chart = (request.chart.draw && !panels.is_empty()).then(|| {
-        let frame = Frame {
-            title: format!("Scenarios compared with the baseline: {}", request.names.join(", ")),
-            subtitle: Some(format!(
-                "{forecast_len}-day forecast from {}; {}",
-                current_date.map_or("?".into(), |d| d.to_string()),
-                data.note()
-            )),
-            demo: data.is_demo,
-        };
+        let frame = data.frame(
+            format!("Scenarios compared with the baseline: {}", request.names.join(", ")),
+            &format!(
+                "{forecast_len}-day forecast from {}",
+                current_date.map_or("?".into(), |d| d.to_string())
+            ),
+        );
         Box::new(move || render_panels(&frame, &panels)) as crate::tools::DrawJob
     });
     Ok(Shaped { result, chart })

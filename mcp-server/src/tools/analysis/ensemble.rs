@@ -18,7 +18,6 @@ use super::common::{
     read_series_list, read_summaries, sample, series_unit, summary_definitions, text_step,
 };
 use crate::api_client::ApiClient;
-use crate::plot::Frame;
 use crate::plot::time::{Band, Line, MAX_PANELS, Panel, render_panels};
 use crate::tools::args::{
     Fields, InvalidArgs, Problems, choice, describe, number, number_list, unwrap_reference_shape,
@@ -379,15 +378,13 @@ fn shape(request: Request, answer: Answer) -> Result<Shaped, ToolError> {
         )
     })?;
     let chart = (request.chart.draw && !panels.is_empty()).then(|| {
-        let frame = Frame {
-            title: format!("Forecast range: {} members", members.map_or("?".into(), |m| m.to_string())),
-            subtitle: Some(format!(
-                "shaded: percentile bands across members; {forecast_len}-day forecast from {}; {}",
-                current_date.map_or("?".into(), |d| d.to_string()),
-                data.note()
-            )),
-            demo: data.is_demo,
-        };
+        let frame = data.frame(
+            format!("Forecast range: {} members", members.map_or("?".into(), |m| m.to_string())),
+            &format!(
+                "shaded: percentile bands across members; {forecast_len}-day forecast from {}",
+                current_date.map_or("?".into(), |d| d.to_string())
+            ),
+        );
         Box::new(move || render_panels(&frame, &panels)) as crate::tools::DrawJob
     });
     Ok(Shaped { result, chart })

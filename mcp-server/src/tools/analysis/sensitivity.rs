@@ -14,8 +14,8 @@ use super::common::{
     read_chart_options, read_scenario, read_summaries, summary_unit,
 };
 use crate::api_client::ApiClient;
+use crate::plot::knob_label;
 use crate::plot::tornado::{Bar, Tornado, render_tornado};
-use crate::plot::{Frame, knob_label};
 use crate::tools::args::{
     Fields, InvalidArgs, Problems, describe, number, unwrap_reference_shape, whole_number,
 };
@@ -280,15 +280,10 @@ fn shape(request: Request, answer: Answer) -> Result<Shaped, ToolError> {
     })?;
     let chart = match (request.chart.draw, tornado) {
         (true, Some((label, meaning, tornado))) => {
-            let frame = Frame {
-                title: format!("What moves {label}: {meaning}"),
-                subtitle: Some(format!(
-                    "each knob moved {move_pct}% down and up; base value {}; {}",
-                    knob_label(tornado.base),
-                    data.note()
-                )),
-                demo: data.is_demo,
-            };
+            let frame = data.frame(
+                format!("What moves {label}: {meaning}"),
+                &format!("each knob moved {move_pct}% down and up; base value {}", knob_label(tornado.base)),
+            );
             Some(Box::new(move || render_tornado(&frame, &tornado)) as crate::tools::DrawJob)
         }
         _ => None,

@@ -15,8 +15,8 @@ use super::common::{
     read_scenario, read_summary, summary_unit,
 };
 use crate::api_client::ApiClient;
+use crate::plot::knob_label;
 use crate::plot::xy::{Curve, XyChart, render_xy};
-use crate::plot::{Frame, knob_label};
 use crate::tools::args::{Fields, InvalidArgs, Problems, number, number_list, unwrap_reference_shape};
 use crate::tools::results::DataSource;
 use crate::tools::{MAX_RESULT_CHARS, ToolError, json_result};
@@ -302,19 +302,17 @@ fn shape(
             target: Some((target, format!("target {}", knob_label(target)))),
             mark,
         };
-        let frame = Frame {
-            title: match answer.value.filter(|_| answer.solved) {
+        let frame = data.frame(
+            match answer.value.filter(|_| answer.solved) {
                 Some(x) => format!("{param} = {} gives {meaning} = {}", knob_label(x), knob_label(target)),
                 None => format!("No {param} gives {meaning} = {}", knob_label(target)),
             },
-            subtitle: Some(format!(
-                "{meaning} as {param} moves across [{}, {}]; {}",
+            &format!(
+                "{meaning} as {param} moves across [{}, {}]",
                 knob_label(bracket[0]),
-                knob_label(bracket[1]),
-                data.note()
-            )),
-            demo: data.is_demo,
-        };
+                knob_label(bracket[1])
+            ),
+        );
         Box::new(move || render_xy(&frame, &xy)) as crate::tools::DrawJob
     });
     Ok(Shaped { result, chart })

@@ -13,7 +13,6 @@ use super::common::{
     read_chart_options, read_scenario, read_summaries, summary_definitions,
 };
 use crate::api_client::ApiClient;
-use crate::plot::Frame;
 use crate::plot::heatmap::{Grid, Heatmap, render_heatmap};
 use crate::plot::knob_label;
 use crate::plot::xy::{Curve, XyChart, render_xy};
@@ -345,15 +344,10 @@ fn chart_job(
     let unit = summaries.get(label).map(super::common::summary_unit).unwrap_or_default();
     let value_label = if unit.is_empty() { meaning.clone() } else { format!("{meaning} ({unit})") };
     let axis_label = |axis: &Axis| format!("{} ({})", axis.knob, knob_unit(axis.knob));
-    let frame = Frame {
-        title: format!("{label}: {meaning}"),
-        subtitle: Some(format!(
-            "sweep over {}; {}",
-            request.axes.iter().map(|a| a.knob.name()).collect::<Vec<_>>().join(", "),
-            data.note()
-        )),
-        demo: data.is_demo,
-    };
+    let frame = data.frame(
+        format!("{label}: {meaning}"),
+        &format!("sweep over {}", request.axes.iter().map(|a| a.knob.name()).collect::<Vec<_>>().join(", ")),
+    );
     let number = |v: &Value| v.as_f64();
     match request.axes.as_slice() {
         [axis] => {
