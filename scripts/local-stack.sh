@@ -15,6 +15,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
+# shellcheck source=scripts/processes.sh
+source scripts/processes.sh
 
 passed=0
 step() { printf '\n== %s\n' "$*"; }
@@ -33,43 +35,13 @@ case "$profile" in
 esac
 step "build: cargo build ${build_flags[*]} --locked -p mechafil-api -p mcp-server"
 cargo build "${build_flags[@]}" --locked -p mechafil-api -p mcp-server
-target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+target_dir=$(cargo_target_dir)
 bin="$target_dir/$profile"
 ok "built $bin/mechafil-api and $bin/mcp-server"
 
 root=$(mktemp -d "${TMPDIR:-/tmp}/mechafil-stack.XXXXXX")
 mkdir -p "$root/data" "$root/data-refresh" "$root/logs"
-declare -A pids=()
-
-stop_process() { # name [signal]: signal the process we started, wait up to 20 s, then kill it
-    local name=$1 signal=${2:-TERM} pid=${pids[$1]:-}
-    [ -n "$pid" ] || return 0
-    kill -s "$signal" "$pid" 2>/dev/null || true
-    for _ in $(seq 200); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -s KILL "$pid" 2>/dev/null || true
-    unset "pids[$name]"
-}
-
-cleanup() {
-    local code=$?
-    for name in "${!pids[@]}"; do stop_process "$name"; done
-    if [ "$code" -ne 0 ]; then
-        for log in "$root"/logs/*.log; do
-            [ -f "$log" ] || continue
-            printf '\n--- last lines of %s\n' "$log" >&2
-            tail -n 30 "$log" >&2
-        done
-    fi
-    if [ -n "${KEEP_STACK:-}" ]; then
-        echo "kept $root"
-    else
-        rm -rf "$root"
-    fi
-}
-trap cleanup EXIT
+stop_processes_on_exit "$root" KEEP_STACK
 
 # The containers' environment: the [env] of each fly.toml. Then what differs on this machine,
 # printed so nothing is hidden: local ports, loopback, and the volume as a directory.

@@ -46,6 +46,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
+# shellcheck source=scripts/processes.sh
+source scripts/processes.sh
 
 passed=0
 step() { printf '\n== %s\n' "$*"; }
@@ -138,7 +140,7 @@ fi
 # --- build ----------------------------------------------------------------------------------
 step "build: cargo build --release --locked -p mechafil-api"
 cargo build --release --locked -p mechafil-api
-target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+target_dir=$(cargo_target_dir)
 bin="$target_dir/release/mechafil-api"
 ok "built $bin"
 
@@ -147,44 +149,7 @@ mkdir -p "$root/logs"
 summary="$root/summary.txt"
 : >"$summary"
 client() { "$py" "$repo/scripts/replicas_client.py" --summary "$summary" "$@"; }
-declare -A pids=()
-
-stop_process() { # name [signal]: signal the process we started, wait up to 20 s, then kill it
-    local name=$1 signal=${2:-TERM} pid=${pids[$1]:-}
-    [ -n "$pid" ] || return 0
-    kill -s "$signal" "$pid" 2>/dev/null || true
-    if [ "$signal" = KILL ]; then
-        # Reaped at once, so the shell does not report the killed job on its own.
-        { wait "$pid"; } 2>/dev/null || true
-        unset "pids[$name]"
-        return 0
-    fi
-    for _ in $(seq 200); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -s KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-    unset "pids[$name]"
-}
-
-cleanup() {
-    local code=$?
-    for name in "${!pids[@]}"; do stop_process "$name"; done
-    if [ "$code" -ne 0 ]; then
-        for log in "$root"/logs/*.log; do
-            [ -f "$log" ] || continue
-            printf '\n--- last lines of %s\n' "$log" >&2
-            tail -n 30 "$log" >&2
-        done
-    fi
-    if [ -n "${KEEP_REPLICAS:-}" ]; then
-        echo "kept $root"
-    else
-        rm -rf "$root"
-    fi
-}
-trap cleanup EXIT
+stop_processes_on_exit "$root" KEEP_REPLICAS
 
 # --- the replay server, the replicas and the balancer ----------------------------------------
 spacescope_env=()
