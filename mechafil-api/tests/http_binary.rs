@@ -2,76 +2,13 @@
 //! persistence across restarts, graceful shutdown on SIGTERM, the offline `simulate` command,
 //! and starting on a damaged store.
 
-use std::io::{BufRead, BufReader};
+mod binary_support;
+
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
+use binary_support::{BIN, Binary};
 use serde_json::{Value, json};
-
-const BIN: &str = env!("CARGO_BIN_EXE_mechafil-api");
-
-/// A running `mechafil-api serve` on a free loopback port.
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Server {
-    fn start(data_dir: &Path) -> Server {
-        let mut child = Command::new(BIN)
-            .args(["serve", "--host", "127.0.0.1", "--port", "0"])
-            .env("MECHAFIL_DATA_DIR", data_dir)
-            .env_remove("SPACESCOPE_TOKEN")
-            .env_remove("SPACESCOPE_AUTH_FILE")
-            .env_remove("ADMIN_TOKEN")
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start mechafil-api");
-        // The first stdout line says where it listens.
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let base = line
-            .split_whitespace()
-            .find(|w| w.starts_with("http://"))
-            .unwrap_or_else(|| panic!("no address in {line:?}"))
-            .to_string();
-        Server { child, base }
-    }
-
-    async fn get(&self, path: &str) -> (u16, Value) {
-        let r = reqwest::get(format!("{}{path}", self.base)).await.unwrap();
-        (r.status().as_u16(), r.json().await.unwrap())
-    }
-
-    async fn post(&self, path: &str, body: &Value) -> (u16, Value) {
-        let r = reqwest::Client::new().post(format!("{}{path}", self.base)).json(body).send().await.unwrap();
-        (r.status().as_u16(), r.json().await.unwrap())
-    }
-
-    /// SIGTERM, then the exit status.
-    fn terminate(mut self) -> std::process::ExitStatus {
-        let pid = self.child.id().to_string();
-        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "no exit within 15 s of SIGTERM");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn cli(data_dir: &Path, args: &[&str]) -> std::process::Output {
     Command::new(BIN).args(args).env("MECHAFIL_DATA_DIR", data_dir).output().unwrap()
@@ -80,7 +17,7 @@ fn cli(data_dir: &Path, args: &[&str]) -> std::process::Output {
 #[tokio::test]
 async fn a_fresh_directory_serves_the_demo_and_shuts_down_gracefully() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path());
+    let server = Binary::start(dir.path(), &[]);
     let (status, health) = server.get("/health").await;
     assert_eq!(status, 200);
     assert_eq!(health["snapshot"]["source"], "demo");
@@ -99,7 +36,7 @@ async fn an_imported_snapshot_persists_across_restarts() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let mut answers = Vec::new();
     for _ in 0..2 {
-        let server = Server::start(dir.path());
+        let server = Binary::start(dir.path(), &[]);
         let (_, health) = server.get("/health").await;
         assert_eq!(health["snapshot"]["source"], "import");
         assert_eq!(health["snapshot"]["current_date"], "2025-09-09");
@@ -113,7 +50,7 @@ async fn an_imported_snapshot_persists_across_restarts() {
 async fn the_simulate_command_prints_what_the_endpoint_answers() {
     let dir = tempfile::tempdir().unwrap();
     let body = json!({"forecast_length_days": 120, "rr": 0.7, "output": ["circ_supply", "days"]});
-    let server = Server::start(dir.path());
+    let server = Binary::start(dir.path(), &[]);
     let (_, http_answer) = server.post("/simulate/full", &body).await;
     assert!(server.terminate().success());
     let out = cli(dir.path(), &["simulate", "--full", "--body", &body.to_string()]);
@@ -132,7 +69,7 @@ async fn the_simulate_command_prints_what_the_endpoint_answers() {
 async fn a_damaged_store_is_moved_aside_and_the_service_still_answers() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("mechafil.redb"), b"not a database at all").unwrap();
-    let server = Server::start(dir.path());
+    let server = Binary::start(dir.path(), &[]);
     let (status, health) = server.get("/health").await;
     assert_eq!(status, 200);
     assert_eq!(health["snapshot"]["source"], "demo");
