@@ -12,7 +12,8 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
+use benches::{percentile, proc_status_mib};
 use clap::Parser;
 use serde_json::{Value, json};
 
@@ -78,20 +79,8 @@ fn workloads() -> Vec<(&'static str, &'static str, Value, &'static str)> {
     ]
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
-}
-
 fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1e3)
-}
-
-fn peak_rss_mib(pid: u32) -> Result<f64> {
-    let status =
-        std::fs::read_to_string(format!("/proc/{pid}/status")).context("reading /proc/<pid>/status")?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:")).context("no VmHWM")?;
-    let kib: f64 = line.split_whitespace().nth(1).context("VmHWM value")?.parse()?;
-    Ok(kib / 1024.0)
 }
 
 async fn post(client: &reqwest::Client, url: &str, body: &Value) -> Result<(Duration, usize)> {
@@ -165,7 +154,7 @@ async fn main() -> Result<()> {
         );
     }
     if let Some(pid) = args.pid {
-        println!("server peak resident memory (VmHWM): {:.1} MiB", peak_rss_mib(pid)?);
+        println!("server peak resident memory (VmHWM): {:.1} MiB", proc_status_mib(pid, "VmHWM:")?);
     }
     Ok(())
 }

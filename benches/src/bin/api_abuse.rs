@@ -26,6 +26,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+use benches::{percentile, proc_status};
 use clap::{Parser, Subcommand};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -113,11 +114,9 @@ impl Server {
         self.child.id().expect("running")
     }
 
-    /// A line of `/proc/<pid>/status`, e.g. `VmHWM` (kB) or `Threads`.
+    /// A field of `/proc/<pid>/status`, e.g. `VmHWM` (kB) or `Threads`.
     fn status(&self, key: &str) -> Result<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))?;
-        let line = status.lines().find(|l| l.starts_with(key)).with_context(|| format!("no {key}"))?;
-        Ok(line.split_whitespace().nth(1).context("a value")?.parse()?)
+        proc_status(self.pid(), key)
     }
 
     /// User + system CPU time, clock ticks.
@@ -131,13 +130,6 @@ impl Server {
         let _ = self.child.kill().await;
         let _ = std::fs::remove_dir_all(&self.dir);
     }
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
 fn report(label: &str, mut samples: Vec<Duration>) {

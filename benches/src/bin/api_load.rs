@@ -22,6 +22,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+use benches::{percentile, proc_status};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -71,14 +72,6 @@ enum Command {
         #[arg(long, default_value_t = 20)]
         runs: usize,
     },
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let idx = ((sorted.len() - 1) as f64 * p).round() as usize;
-    sorted[idx]
 }
 
 fn report(label: &str, mut samples: Vec<Duration>) {
@@ -192,13 +185,6 @@ async fn concurrency(url: &str, clients: usize, seconds: u64, body: &str) -> Res
     Ok(())
 }
 
-fn rss_kib(pid: u32) -> Result<u64> {
-    let status =
-        std::fs::read_to_string(format!("/proc/{pid}/status")).context("reading /proc/<pid>/status")?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:")).context("no VmRSS")?;
-    Ok(line.split_whitespace().nth(1).context("VmRSS value")?.parse()?)
-}
-
 async fn memory(url: &str, pid: u32, lengths: usize) -> Result<()> {
     let client = client()?;
     let body = |f: usize| format!("{{\"forecast_length_days\": {f}}}");
@@ -209,7 +195,7 @@ async fn memory(url: &str, pid: u32, lengths: usize) -> Result<()> {
             post_simulate(&client, url, &body(f)).await?;
         }
     }
-    let before = rss_kib(pid)?;
+    let before = proc_status(pid, "VmRSS:")?;
     let mut passes = Vec::new();
     for pass in 0..2 {
         let mut peak = 0;
@@ -218,10 +204,10 @@ async fn memory(url: &str, pid: u32, lengths: usize) -> Result<()> {
             let f = 1 + (i * 7 + pass) % 7300;
             post_simulate(&client, url, &body(f)).await?;
             if i % 100 == 0 {
-                peak = peak.max(rss_kib(pid)?);
+                peak = peak.max(proc_status(pid, "VmRSS:")?);
             }
         }
-        passes.push((rss_kib(pid)?, peak));
+        passes.push((proc_status(pid, "VmRSS:")?, peak));
     }
     let mib = |k: u64| k as f64 / 1024.0;
     println!("RSS after warm-up {:.1} MiB", mib(before));

@@ -24,6 +24,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+use benches::proc_status_mib;
 use clap::{Parser, Subcommand};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::{Child, Command};
@@ -113,14 +114,7 @@ async fn start(mcp: &PathBuf, api: Option<&PathBuf>) -> Result<(Child, Option<Ch
 
 /// `(VmRSS, VmHWM)` of `pid` in MiB.
 fn memory_of(pid: u32) -> Result<(f64, f64)> {
-    let status =
-        std::fs::read_to_string(format!("/proc/{pid}/status")).context("reading /proc (Linux only)")?;
-    let field = |name: &str| -> Result<f64> {
-        let line = status.lines().find(|l| l.starts_with(name)).with_context(|| format!("no {name}"))?;
-        let kib: f64 = line.split_whitespace().nth(1).context("a number")?.parse()?;
-        Ok(kib / 1024.0)
-    };
-    Ok((field("VmRSS:")?, field("VmHWM:")?))
+    Ok((proc_status_mib(pid, "VmRSS:")?, proc_status_mib(pid, "VmHWM:")?))
 }
 
 fn simulate_body(id: usize) -> String {
