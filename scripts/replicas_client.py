@@ -30,6 +30,9 @@ import threading
 import time
 import urllib.parse
 
+# The local stack's client, beside this file: its reporting helpers.
+from stack_client import check, fail, say
+
 # The load: a 10-year forecast of three series, sampled weekly (what the explorer asks for).
 LOAD_BODY = {"forecast_length_days": 3650, "output": ["circ_supply", "network_locked", "1y_sector_roi"]}
 # The pinned requests: one POST and one GET, each computed from a snapshot.
@@ -38,20 +41,6 @@ HISTORICAL_QUERY = "fields=network_raw_power_eib,renewal_rate"
 SNAPSHOT_ID = re.compile(r"^[0-9a-f]{16}$")
 
 summary_file = None
-
-
-def fail(message):
-    print(f"FAIL: {message}", file=sys.stderr, flush=True)
-    sys.exit(1)
-
-
-def check(condition, message):
-    if not condition:
-        fail(message)
-
-
-def say(message):
-    print(f"  {message}", flush=True)
 
 
 def record(key, value):
