@@ -974,6 +974,7 @@ async fn a_snapshot_the_server_no_longer_holds_is_said_and_a_reload_starts_afres
     .await;
     let notice = driver.find(By::Id("notice")).await.unwrap().text().await.unwrap();
     assert!(notice.contains(&old_id) && notice.contains("Reload"), "{notice}");
+    browser.screenshot_full(&screenshot_path("snapshot-gone")).await;
     driver
         .find(By::XPath("//div[@id='notice']//button[text()='Reload']"))
         .await
