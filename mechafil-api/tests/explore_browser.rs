@@ -66,6 +66,17 @@ async fn wait_current(browser: &Browser) {
     .await;
 }
 
+/// The paths of the API requests the page has sent since it loaded, in order.
+async fn api_requests(browser: &Browser) -> Vec<String> {
+    let paths = js(
+        &browser.driver,
+        "return performance.getEntriesByType('resource').filter(e => e.initiatorType === 'fetch')\
+           .map(e => new URL(e.name).pathname);",
+    )
+    .await;
+    serde_json::from_value(paths).expect("paths")
+}
+
 /// Waits until every chart is drawn with the latest answer (the page draws charts out of view
 /// only when they come near it or the view rests).
 async fn wait_all_drawn(browser: &Browser) {
@@ -281,6 +292,9 @@ async fn the_page_shows_history_and_forecast_as_the_api_answers_them() {
     let server = demo_server().await;
     open(&browser, &server.url("/explore")).await;
     let driver = &browser.driver;
+    // The page came with the API's answers to its first requests (history, the model's
+    // history, the default forecast), so it drew its charts without asking for any.
+    assert_eq!(api_requests(&browser).await, Vec::<String>::new());
 
     // Source, dates and the demo banner are on the page.
     let banner = driver.find(By::Id("demo-banner")).await.expect("demo banner");
@@ -475,6 +489,10 @@ async fn knobs_redraw_from_the_api_and_the_link_reproduces_the_view() {
     let date = readout_date(&browser).await;
     driver.goto("about:blank").await.unwrap();
     open(&browser, &url).await;
+    // A link that sets knobs asks for its own forecast (and, as it sets use_available_supply,
+    // the model's history); the history in the page is the same for every view.
+    let asked = api_requests(&browser).await;
+    assert_eq!(asked, ["/simulate/full", "/simulate"], "{asked:?}");
     assert_eq!(shown_inputs(&browser).await, inputs);
     assert_eq!(shown_charts(&browser).await, charts);
     assert_eq!(readout_date(&browser).await, date);

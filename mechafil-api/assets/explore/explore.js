@@ -9,7 +9,9 @@
 // - History comes once from GET /historical-data (weekly, Mondays) and, for what the data does
 //   not measure, from the model over the history days (POST /simulate/full with a 1-day
 //   forecast, sampled on the same Mondays). Forecasts come from POST /simulate (weekly Mondays),
-//   so history and forecast share one weekly date axis.
+//   so history and forecast share one weekly date axis. The server renders the API's answers
+//   to these first three requests into #explore-answers; the page uses each one whose request
+//   is the one it would send, and asks the API for the others.
 // - Every input change bumps the state; requests are coalesced (see DEBOUNCE_MS) and at most
 //   one is in flight, always for the latest state (the forecast first, then the pinned
 //   comparison and the bands, which are aborted when the forecast is needed again). Whatever is
@@ -526,7 +528,11 @@
       layer.failed = null;
       layer.error = null;
       layer.status = 'current';
+      // The next request (for inputs changed meanwhile) goes out before this answer is drawn,
+      // so the API works on it while the page draws.
+      pump();
       received(name, sentVersion);
+      return;
     } else {
       layer.failed = key;
       layer.error = outcome;
@@ -758,6 +764,7 @@
     return new Date(d.getTime() + d.getTimezoneOffset() * 6e4);
   };
 
+  const plotWidth = (f) => Math.max(260, Math.floor(f.plotBox.getBoundingClientRect().width));
   const chartHeight = () => (window.matchMedia('(max-width: 700px)').matches ? 200 : 230);
 
   function buildCharts() {
@@ -765,7 +772,7 @@
     const box = $('charts');
     for (const f of figures.values()) {
       nearby.unobserve(f.figure);
-      f.plot.destroy();
+      if (f.plot) f.plot.destroy();
     }
     figures.clear();
     box.textContent = '';
@@ -806,10 +813,12 @@
       box.append(figure);
       built.push({ chart, layout, figure, plotBox, badge, caption, cells, states: '', label: '' });
     }
-    // One layout for all widths and positions, then the plots (measuring after each plot would
-    // lay the page out once per chart).
-    const rects = built.map((b) => b.plotBox.getBoundingClientRect());
-    const widths = rects.map((r) => Math.max(260, Math.floor(r.width)));
+    // One layout for all positions, then the plots (measuring after each plot would lay the
+    // page out once per chart). The figures' boxes give the positions and the first plot box
+    // the width of all (they share the charts' column): measuring inside a figure out of view
+    // would lay out what its content-visibility skips.
+    const rects = built.map((b) => b.figure.getBoundingClientRect());
+    const width = built.length ? plotWidth(built[0]) : 0;
     built.forEach((b, k) => {
       b.visible = rects[k].top < window.innerHeight + NEAR_PX && rects[k].bottom > -NEAR_PX;
       const series = [{}];
@@ -828,7 +837,7 @@
         }
       });
       const opts = {
-        width: widths[k],
+        width,
         height: chartHeight(),
         tzDate: utcDate,
         legend: { show: false },
@@ -843,11 +852,17 @@
         plugins: [markerPlugin()],
         hooks: { setCursor: [(u) => hover(u.cursor.idx)] },
       };
-      // A chart out of view is created empty and drawn when it comes near the viewport.
+      // A chart out of view is made (uPlot's setup is most of a first draw's cost) and drawn
+      // when it comes near the viewport; its box keeps the chart's height meanwhile.
       b.data = chartData(b.chart, b.layout);
+      b.opts = opts;
       b.dirty = !b.visible;
-      if (b.dirty) b.figure.dataset.drawn = 'stale';
-      b.plot = new uPlot(opts, b.visible ? b.data : b.data.map(() => []), b.plotBox);
+      b.plot = null;
+      if (b.visible) b.plot = new uPlot(opts, b.data, b.plotBox);
+      else {
+        b.figure.dataset.drawn = 'stale';
+        b.plotBox.style.minHeight = `${opts.height}px`;
+      }
       figures.set(b.chart.id, b);
       nearby.observe(b.figure);
     });
@@ -872,7 +887,11 @@
   }, { rootMargin: `${NEAR_PX}px 0px` });
 
   function draw(f) {
-    f.plot.setData(f.data);
+    if (f.plot) f.plot.setData(f.data);
+    else {
+      f.plot = new uPlot(f.opts, f.data, f.plotBox);
+      f.plotBox.style.minHeight = '';
+    }
     f.dirty = false;
     delete f.figure.dataset.drawn;
   }
@@ -1049,7 +1068,7 @@
         f.plotBox.setAttribute('aria-label', label);
         f.label = label;
       }
-      if (moveMarker && !f.dirty) f.plot.redraw(false, false);
+      if (moveMarker && !f.dirty && f.plot) f.plot.redraw(false, false);
     }
   }
 
@@ -1263,14 +1282,39 @@
     }
   }
 
+  // JSON with every object's keys in order, to compare requests however their keys were added.
+  const canonical = (value) => JSON.stringify(value, (_, v) => (v && typeof v === 'object' && !Array.isArray(v)
+    ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, v[k]]))
+    : v));
+
+  // Takes the answers the server rendered into the page (src/http/explore/first_answers.rs):
+  // the API's answers to the page's first requests, each with its request. One is used only
+  // when the page's own first request is that very request (a link may set knobs or charts).
+  function takeFirstAnswers(bodies) {
+    const answers = JSON.parse($('explore-answers').textContent);
+    if (!answers) return;
+    if (canonical(answers.history.request.fields) === canonical([...HISTORY_FIELDS])) hist = answers.history.answer.data;
+    for (const name of ['model', 'forecast']) {
+      const given = answers[name];
+      if (!bodies[name] || !given || canonical(bodies[name]) !== canonical(given.request)) continue;
+      const layer = layers[name];
+      layer.want = layer.done = JSON.stringify(bodies[name]);
+      layer.answer = given.answer;
+      layer.status = 'current';
+      received(name, version);
+    }
+  }
+
   function start() {
     readUrl();
     // The requests go first, so the network works while the page builds its controls and the
     // browser runs uPlot (which comes after this script). At load, the history, the model's
-    // history and the first forecast are asked for at once; after that, one request at a time.
-    loadHistory();
+    // history and the first forecast are asked for at once (unless the page came with their
+    // answers); after that, one request at a time.
     const bodies = wantedBodies();
-    if (bodies.model) {
+    takeFirstAnswers(bodies);
+    if (!hist) loadHistory();
+    if (bodies.model && layers.model.done === null) {
       layers.model.want = JSON.stringify(bodies.model);
       send('model', true);
     }
@@ -1290,9 +1334,10 @@
         const width = $('charts').clientWidth;
         if (width === chartsWidth || !figures.size) return;
         chartsWidth = width;
+        const w = plotWidth(figures.values().next().value);
         for (const f of figures.values()) {
-          const w = Math.max(260, Math.floor(f.plotBox.getBoundingClientRect().width));
-          f.plot.setSize({ width: w, height: chartHeight() });
+          if (f.plot) f.plot.setSize({ width: w, height: chartHeight() });
+          else Object.assign(f.opts, { width: w, height: chartHeight() });
         }
       }, 50);
     }).observe($('charts'));

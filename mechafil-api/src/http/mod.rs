@@ -39,6 +39,7 @@ pub mod json;
 pub mod metrics;
 pub mod openapi;
 pub mod pinning;
+pub mod precompressed;
 pub mod request;
 pub mod sampling;
 pub mod schedule;

@@ -1,7 +1,7 @@
 //! What the service holds in memory: the snapshot it serves ([`Served`], swapped atomically
 //! when an update lands) and the shared handles every handler needs ([`AppState`]).
 
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use super::body::LargeRequests;
 use super::cpu::CpuBudget;
@@ -32,6 +32,9 @@ pub struct Served {
     /// snapshot: at most one per concurrent simulation (one per core), so memory stays flat
     /// whatever forecast lengths requests ask for.
     outputs: Mutex<Vec<SimOutput>>,
+    /// The explorer page on this snapshot (`GET /explore`), made (and gzipped) at its first
+    /// request: it depends on nothing else, and making it runs two simulations.
+    pub explore_page: OnceLock<super::precompressed::Precompressed>,
 }
 
 impl Served {
@@ -39,7 +42,14 @@ impl Served {
     pub fn new(meta: SnapshotMeta, data: NetworkData) -> Result<Served, SnapshotError> {
         let simulator = Simulator::new(data.snapshot.clone())?;
         let snapshot_id = data.snapshot_id();
-        Ok(Served { meta, data, simulator, snapshot_id, outputs: Mutex::new(Vec::new()) })
+        Ok(Served {
+            meta,
+            data,
+            simulator,
+            snapshot_id,
+            outputs: Mutex::new(Vec::new()),
+            explore_page: OnceLock::new(),
+        })
     }
 
     /// Runs `work` with an output buffer from the pool (a new preallocated one when all are in

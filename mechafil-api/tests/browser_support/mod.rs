@@ -3,7 +3,8 @@
 //!
 //! It finds Debian's `chromium` and `chromedriver`, starts chromedriver on a free loopback port
 //! in a process group of its own (Chromium starts inside it), and opens a WebDriver session with
-//! a fresh profile, the browser console and network logs enabled. Dropping the [`Browser`]
+//! a fresh profile, the browser console and network logs enabled (not for timing:
+//! [`Browser::launch_quiet`]). Dropping the [`Browser`]
 //! kills that process group, so a failing test leaves no browser behind.
 //!
 //! Without the binaries, [`Browser::launch`] returns `None` so that a local run can skip, but
@@ -84,6 +85,18 @@ pub struct Browser {
 impl Browser {
     /// Starts chromedriver and Chromium. `None` when they are missing and `CI` is not `true`.
     pub async fn launch() -> Option<Browser> {
+        Browser::launch_with(true).await
+    }
+
+    /// [`Browser::launch`] without the console and network logs, for timing the page: the
+    /// network log has DevTools report every request, which costs the page's main thread tens
+    /// of milliseconds per load on a 2-vCPU machine, and a person's browser does not do that.
+    /// [`Browser::console`] and [`Browser::requested_urls`] are then unavailable.
+    pub async fn launch_quiet() -> Option<Browser> {
+        Browser::launch_with(false).await
+    }
+
+    async fn launch_with(logs: bool) -> Option<Browser> {
         let (chromium, chromedriver) = match find_binaries() {
             Ok(found) => found,
             Err(problem) if std::env::var("CI").as_deref() == Ok("true") => {
@@ -117,10 +130,15 @@ impl Browser {
         }
         let profile_dir = browser.profile.as_ref().unwrap().path().join("profile");
         caps.add_arg(&format!("--user-data-dir={}", profile_dir.display())).unwrap();
-        caps.set_logging_prefs("browser", thirtyfour::LoggingPrefsLogLevel::All).unwrap();
-        caps.set_logging_prefs("performance", thirtyfour::LoggingPrefsLogLevel::All).unwrap();
-        caps.add_experimental_option("perfLoggingPrefs", json!({"enableNetwork": true, "enablePage": false}))
+        if logs {
+            caps.set_logging_prefs("browser", thirtyfour::LoggingPrefsLogLevel::All).unwrap();
+            caps.set_logging_prefs("performance", thirtyfour::LoggingPrefsLogLevel::All).unwrap();
+            caps.add_experimental_option(
+                "perfLoggingPrefs",
+                json!({"enableNetwork": true, "enablePage": false}),
+            )
             .unwrap();
+        }
         caps.add_experimental_option(
             "prefs",
             json!({"download.default_directory": downloads, "download.prompt_for_download": false}),
@@ -136,8 +154,10 @@ impl Browser {
         // Chromium opens its new-tab page at start (chrome:// resources, no network); start
         // from a blank page and empty logs so that the tests see only what their pages do.
         driver.goto("about:blank").await.expect("blank page");
-        let _ = driver.get_log("performance").await;
-        let _ = driver.get_log("browser").await;
+        if logs {
+            let _ = driver.get_log("performance").await;
+            let _ = driver.get_log("browser").await;
+        }
         let profile = browser.profile.take().unwrap();
         let chromedriver = browser.chromedriver.take().unwrap();
         Some(Browser { driver, downloads, chromedriver, profile })
@@ -180,9 +200,16 @@ impl Browser {
             .expect("set the viewport");
     }
 
-    /// A PNG of the whole page (beyond the viewport) at `path`.
+    /// A PNG of the whole page (beyond the viewport) at `path`. Elements with
+    /// `content-visibility: auto` are rendered for it (their content out of view is not
+    /// painted, and would show blank), then left as they were.
     pub async fn screenshot_full(&self, path: &Path) {
         use base64::Engine;
+        let render_all = "const done = arguments[arguments.length - 1];\
+            window.__skipped = [...document.querySelectorAll('*')].filter(e => getComputedStyle(e).contentVisibility === 'auto');\
+            window.__skipped.forEach(e => { e.style.contentVisibility = 'visible'; });\
+            requestAnimationFrame(() => requestAnimationFrame(() => done(null)));";
+        self.driver.execute_async(render_all, vec![]).await.expect("render every element");
         let metrics = self.driver.cdp().send_raw("Page.getLayoutMetrics", json!({})).await.expect("layout");
         let size = &metrics["cssContentSize"];
         let (width, height) =
@@ -197,6 +224,8 @@ impl Browser {
             )
             .await
             .expect("screenshot");
+        js(&self.driver, "window.__skipped.forEach(e => { e.style.contentVisibility = ''; }); return null;")
+            .await;
         let png = base64::engine::general_purpose::STANDARD
             .decode(shot["data"].as_str().expect("base64 PNG"))
             .expect("valid base64");

@@ -17,6 +17,8 @@
 //! `/historical-data`'s `field_meta` and the core's series names; `tests/explore_browser.rs`
 //! drives the page in headless Chromium.
 
+pub mod first_answers;
+
 use std::sync::LazyLock;
 
 use axum::extract::{Path, State};
@@ -26,6 +28,7 @@ use mechafil_core::{Param, ParamDefault, ParamKind, SmoothedMetrics};
 use serde::Serialize;
 
 use super::error::ApiError;
+use super::precompressed::Precompressed;
 use super::state::{AppState, Served, SnapshotRef};
 use crate::network_data::SnapshotSource;
 
@@ -38,7 +41,7 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'
 /// The vendored uPlot's version (also in `assets/explore/vendor/uplot/VERSION.md`).
 pub const UPLOT_VERSION: &str = "1.6.32";
 
-const INDEX_HTML: &str = include_str!("../../assets/explore/index.html");
+const INDEX_HTML: &str = include_str!("../../../assets/explore/index.html");
 
 /// One embedded file served under `/explore/`.
 struct Asset {
@@ -53,28 +56,28 @@ static ASSETS: [Asset; 4] = [
     Asset {
         name: "explore.js",
         content_type: "text/javascript; charset=utf-8",
-        body: include_bytes!("../../assets/explore/explore.js"),
+        body: include_bytes!("../../../assets/explore/explore.js"),
     },
     Asset {
         name: "explore.css",
         content_type: "text/css; charset=utf-8",
-        body: include_bytes!("../../assets/explore/explore.css"),
+        body: include_bytes!("../../../assets/explore/explore.css"),
     },
     Asset {
         name: "uPlot.iife.min.js",
         content_type: "text/javascript; charset=utf-8",
-        body: include_bytes!("../../assets/explore/vendor/uplot/uPlot.iife.min.js"),
+        body: include_bytes!("../../../assets/explore/vendor/uplot/uPlot.iife.min.js"),
     },
     Asset {
         name: "uPlot.min.css",
         content_type: "text/css; charset=utf-8",
-        body: include_bytes!("../../assets/explore/vendor/uplot/uPlot.min.css"),
+        body: include_bytes!("../../../assets/explore/vendor/uplot/uPlot.min.css"),
     },
 ];
 
 /// The icon, made by `assets/explore/make_favicon.py`. Served at `/favicon.ico`, where browsers
 /// look for it on every page of the origin (a 404 there is a console error).
-const FAVICON: &[u8] = include_bytes!("../../assets/explore/favicon.ico");
+const FAVICON: &[u8] = include_bytes!("../../../assets/explore/favicon.ico");
 
 /// 64-bit FNV-1a of `bytes` as hex: a cache-busting version for asset URLs, not a security
 /// hash (the files are our own and embedded).
@@ -550,10 +553,14 @@ pub fn render_page(served: &Served) -> String {
     } else {
         ""
     };
+    // Without its first answers the page asks the API, which then says what went wrong.
+    let answers =
+        first_answers::first_answers(served).map_or_else(|_| "null".into(), |a| script_safe_json(&a));
     TEMPLATE
         .replace("{{source_line}}", &source_line)
         .replace("{{demo_banner}}", demo_banner)
         .replace("{{config}}", &script_safe_json(&config))
+        .replace("{{answers}}", &answers)
 }
 
 /// Headers of every response of the page and its files.
@@ -567,12 +574,26 @@ fn page_headers(content_type: &'static str, cache: &'static str) -> [(header::He
     ]
 }
 
-/// The page as a response. Not cached: it carries the served snapshot's defaults and dates,
-/// which change when an update lands.
-fn page_response(state: &AppState) -> Response {
+/// The page as a response. Not cached by clients: it carries the served snapshot's defaults,
+/// dates and first answers, which change when an update lands. Made once per snapshot, as CPU
+/// work (it runs two simulations) like the API's answers.
+async fn page_response(state: &AppState, request: &HeaderMap) -> Response {
     match state.served() {
         Ok(served) => {
-            (page_headers("text/html; charset=utf-8", "no-cache"), render_page(&served)).into_response()
+            let page = match served.explore_page.get() {
+                Some(page) => page.clone(),
+                None => {
+                    let make = move || {
+                        served.explore_page.get_or_init(|| Precompressed::new(render_page(&served))).clone()
+                    };
+                    match state.run_cpu(make).await {
+                        Ok(page) => page,
+                        Err(e) => return e.into_response(),
+                    }
+                }
+            };
+            let (encoding, body) = page.for_request(request);
+            (page_headers("text/html; charset=utf-8", "no-cache"), encoding, body).into_response()
         }
         // Without a snapshot there is nothing to explore; say why in a page, as the API would
         // in JSON.
@@ -590,8 +611,8 @@ fn page_response(state: &AppState) -> Response {
 }
 
 /// `GET /explore`.
-pub async fn page(State(state): State<AppState>) -> Response {
-    page_response(&state)
+pub async fn page(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    page_response(&state, &headers).await
 }
 
 /// `GET /`: the page for clients that prefer HTML, the JSON index for everyone else (no
@@ -599,7 +620,7 @@ pub async fn page(State(state): State<AppState>) -> Response {
 pub async fn root(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let accept = headers.get_all(header::ACCEPT).iter().filter_map(|v| v.to_str().ok()).collect::<Vec<_>>();
     let mut response = if prefers_html(&accept.join(",")) {
-        page_response(&state)
+        page_response(&state, &headers).await
     } else {
         super::index().await.into_response()
     };
@@ -640,12 +661,19 @@ fn quality(accept: &str, kind: &str, sub: &str) -> f32 {
     best.map_or(0.0, |(_, q)| q)
 }
 
+/// The assets' bodies, gzipped once (in [`ASSETS`]' order).
+static COMPRESSED_ASSETS: LazyLock<Vec<Precompressed>> =
+    LazyLock::new(|| ASSETS.iter().map(|a| Precompressed::new(a.body)).collect());
+
 /// `GET /explore/{file}`: the page's scripts and styles.
-pub async fn asset(Path(file): Path<String>) -> Response {
-    match ASSETS.iter().find(|a| a.name == file) {
+pub async fn asset(Path(file): Path<String>, request: HeaderMap) -> Response {
+    match ASSETS.iter().position(|a| a.name == file) {
         // Cached for a year and never revalidated: the page links them with a content hash.
-        Some(asset) => (page_headers(asset.content_type, "public, max-age=31536000, immutable"), asset.body)
-            .into_response(),
+        Some(i) => {
+            let (encoding, body) = COMPRESSED_ASSETS[i].for_request(&request);
+            let cache = "public, max-age=31536000, immutable";
+            (page_headers(ASSETS[i].content_type, cache), encoding, body).into_response()
+        }
         None => ApiError::NotFound(format!("/explore/{file}")).into_response(),
     }
 }
