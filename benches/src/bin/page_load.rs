@@ -172,8 +172,9 @@ async fn timeline(browser: &Browser) {
     }
 }
 
-/// One load under V8's sampling profiler: the JavaScript functions that took the most time, and
-/// what ran in each 20 ms window up to the first chart.
+/// One load (a reload, which keeps the renderer and so the profiler) under V8's sampling
+/// profiler: the 30 functions with the most self time, from navigation to the first chart and a
+/// little after; "(program)" is Chromium's own work (style, layout, paint, parsing).
 async fn profile_load(browser: &Browser, url: &str) -> Result<()> {
     let cdp = browser.driver.cdp();
     browser.driver.goto(url).await?;
@@ -182,12 +183,9 @@ async fn profile_load(browser: &Browser, url: &str) -> Result<()> {
     cdp.send_raw("Profiler.enable", json!({})).await?;
     cdp.send_raw("Profiler.setSamplingInterval", json!({"interval": 200})).await?;
     cdp.send_raw("Profiler.start", json!({})).await?;
-    // A reload keeps the renderer (and so the profiler) of the page.
-    let t0 = js(&browser.driver, "return performance.timeOrigin + performance.now();").await;
     browser.driver.refresh().await?;
     wait_until(&browser.driver, "document.documentElement.dataset.ready === 'true'", "the first chart", WAIT)
         .await;
-    let origin = js(&browser.driver, "return performance.timeOrigin;").await;
     let first =
         js(&browser.driver, "return performance.getEntriesByName('explore:first-chart')[0].startTime;")
             .await
@@ -195,7 +193,6 @@ async fn profile_load(browser: &Browser, url: &str) -> Result<()> {
             .unwrap_or(f64::NAN);
     let profile = cdp.send_raw("Profiler.stop", json!({})).await?;
     cdp.send_raw("Profiler.disable", json!({})).await?;
-    let _ = t0;
     let profile = &profile["profile"];
     let mut names = std::collections::HashMap::new();
     for node in profile["nodes"].as_array().context("profile nodes")? {
@@ -217,7 +214,7 @@ async fn profile_load(browser: &Browser, url: &str) -> Result<()> {
         );
         names.insert(node["id"].as_i64().unwrap_or(0), name);
     }
-    // Sample times are in µs on the monotonic clock; the page's clock starts at its navigation.
+    // Each sample's time is the previous one's plus its delta, in µs.
     let start_us = profile["startTime"].as_f64().unwrap_or(0.0);
     let samples = profile["samples"].as_array().context("samples")?;
     let deltas = profile["timeDeltas"].as_array().context("time deltas")?;
@@ -227,9 +224,6 @@ async fn profile_load(browser: &Browser, url: &str) -> Result<()> {
         t += dt.as_f64().unwrap_or(0.0);
         stamps.push((t, names.get(&id.as_i64().unwrap_or(0)).cloned().unwrap_or_default()));
     }
-    // Align: the first sample after navigation start is near the page's time 0; use the
-    // wall clock of the page's origin against the profile's first and last sample.
-    let _ = origin;
     let end_us = profile["endTime"].as_f64().unwrap_or(t);
     let mut total: std::collections::HashMap<String, f64> = std::collections::HashMap::new();
     for w in stamps.windows(2) {

@@ -523,11 +523,7 @@
     if (outcome.aborted) {
       layer.status = 'idle';
     } else if (outcome.ok) {
-      layer.answer = outcome.body;
-      layer.done = key;
-      layer.failed = null;
-      layer.error = null;
-      layer.status = 'current';
+      answered(layer, key, outcome.body);
       // The next request (for inputs changed meanwhile) goes out before this answer is drawn,
       // so the API works on it while the page draws.
       pump();
@@ -543,6 +539,15 @@
   }
 
   // ---------------------------------------------------------------- answers
+  // `layer` now holds `answer`, the answer to the request `key`.
+  function answered(layer, key, answer) {
+    layer.answer = answer;
+    layer.done = key;
+    layer.failed = null;
+    layer.error = null;
+    layer.status = 'current';
+  }
+
   function received(name, sentVersion) {
     if (name === 'forecast') {
       clearApiErrors();
@@ -1297,10 +1302,9 @@
     for (const name of ['model', 'forecast']) {
       const given = answers[name];
       if (!bodies[name] || !given || canonical(bodies[name]) !== canonical(given.request)) continue;
-      const layer = layers[name];
-      layer.want = layer.done = JSON.stringify(bodies[name]);
-      layer.answer = given.answer;
-      layer.status = 'current';
+      const key = JSON.stringify(bodies[name]);
+      layers[name].want = key;
+      answered(layers[name], key, given.answer);
       received(name, version);
     }
   }

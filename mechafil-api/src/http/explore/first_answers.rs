@@ -16,7 +16,7 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
-use super::{CHARTS, Values, history_fields};
+use super::{CHARTS, fields, history_fields};
 use crate::http::error::ApiError;
 use crate::http::historical::historical_json;
 use crate::http::request::parse_simulate;
@@ -45,15 +45,6 @@ pub struct Answered {
     pub answer: Box<RawValue>,
 }
 
-/// The parts of `values`.
-fn parts(values: Option<Values>) -> Vec<&'static str> {
-    match values {
-        None => vec![],
-        Some(Values::Series(a)) => vec![a],
-        Some(Values::Ratio(a, b)) => vec![a, b],
-    }
-}
-
 /// Pushes each of `items` onto `out` unless it is there already (first-seen order, as the page's
 /// `Set`s keep it).
 fn push_new(out: &mut Vec<&'static str>, items: Vec<&'static str>) {
@@ -69,10 +60,10 @@ fn push_new(out: &mut Vec<&'static str>, items: Vec<&'static str>) {
 fn model_history_series(history_fields: &[&str]) -> Vec<&'static str> {
     let mut series = Vec::new();
     for line in CHARTS.iter().flat_map(|c| c.lines) {
-        let data = parts(line.data_history);
+        let data = fields(line.data_history);
         let uses_data = !data.is_empty() && data.iter().all(|f| history_fields.contains(f));
         if !uses_data {
-            push_new(&mut series, parts(line.model_history));
+            push_new(&mut series, fields(line.model_history));
         }
     }
     series
@@ -83,7 +74,7 @@ fn model_history_series(history_fields: &[&str]) -> Vec<&'static str> {
 fn default_forecast_series() -> Vec<&'static str> {
     let mut series = Vec::new();
     for line in CHARTS.iter().filter(|c| c.shown_by_default).flat_map(|c| c.lines) {
-        push_new(&mut series, parts(Some(line.forecast)));
+        push_new(&mut series, fields(Some(line.forecast)));
     }
     if series.is_empty() {
         series.push("circ_supply");
@@ -108,14 +99,14 @@ fn simulated(served: &Served, request: Value, resolution: Resolution) -> Result<
 /// The first answers on `served`; an error when a simulation fails (an extreme snapshot can
 /// overflow), in which case the page asks the API itself and shows what it says.
 pub fn first_answers(served: &Served) -> Result<FirstAnswers, ApiError> {
-    let fields = history_fields(served);
-    let owned: Vec<String> = fields.iter().map(|f| f.to_string()).collect();
+    let names = history_fields(served);
+    let owned: Vec<String> = names.iter().map(|f| f.to_string()).collect();
     let history = Answered {
-        request: json!({ "fields": fields }),
+        request: json!({ "fields": names }),
         answer: raw(historical_json(served, Some(owned.as_slice()), false)),
     };
     let pin = &served.snapshot_id;
-    let model_series = model_history_series(&fields);
+    let model_series = model_history_series(&names);
     let model = if model_series.is_empty() {
         None
     } else {
